@@ -139,9 +139,7 @@ def _secondary_reason(state: TokenState, kind: RequestKind, now: float, config: 
     if spent + kind.points > budget:
         return True
     return (
-        kind.mutative
-        and state.last_mutation is not None
-        and now - state.last_mutation < config.min_mutation_interval_s
+        kind.mutative and state.last_mutation is not None and now - state.last_mutation < config.min_mutation_interval_s
     )
 
 
