@@ -1,0 +1,5 @@
+import sys
+
+from ghproxy.cli import main
+
+sys.exit(main())

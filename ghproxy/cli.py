@@ -1,0 +1,138 @@
+"""`ghproxy` command line: Go ghproxy's flag names, validated into Settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from collections.abc import Sequence
+
+from ghproxy import logs
+from ghproxy.errors import ConfigError
+from ghproxy.server import serve
+from ghproxy.settings import Settings
+from ghproxy.upstream import parse_upstream
+
+_LEVELS = ("debug", "info", "warning", "error")
+# Go's logrus levels map onto Python's so Go deployments' --log-level keeps working.
+_GO_LEVELS = {"trace": "debug", "warn": "warning", "fatal": "error", "panic": "error"}
+
+
+def _bool(value: str) -> bool:
+    low = value.lower()
+    if low in ("1", "t", "true", "yes"):
+        return True
+    if low in ("0", "f", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {value}")
+    return port
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    d = Settings()
+    p = argparse.ArgumentParser(
+        prog="ghproxy",
+        description="A caching, revalidating reverse proxy for the GitHub API (a drop-in for Prow's ghproxy).",
+    )
+    p.add_argument("--port", type=_port, default=d.port, help="port to serve the proxy on (default %(default)s)")
+    p.add_argument("--host", default=d.host, help="address to bind (default %(default)s)")
+    p.add_argument("--upstream", default=d.upstream, help="scheme, host and base path of the GitHub API")
+    p.add_argument(
+        "--public-url",
+        default=None,
+        help="URL clients use to reach this proxy; upstream URLs in bodies and Link/Location headers are rewritten "
+        "to it (default: derived from each request's Host)",
+    )
+    p.add_argument("--memory-cache-mb", type=_positive, default=d.memory_cache_mb, help="memory tier size")
+    p.add_argument(
+        "--max-entry-mb", type=_positive, default=d.max_entry_mb, help="larger bodies stream through uncached"
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=_positive,
+        default=d.request_timeout,
+        help="seconds an upstream request may take; also the graceful-shutdown period",
+    )
+    p.add_argument(
+        "--upstream-connections",
+        type=int,
+        default=d.upstream_connections,
+        help="pooled connections to upstream",
+    )
+    p.add_argument("--metrics-port", type=_port, default=d.metrics_port, help="port for /metrics; 0 disables it")
+    p.add_argument("--health-port", type=_port, default=d.health_port, help="port for /healthz; 0 disables it")
+    p.add_argument(
+        "--serve-metrics",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=d.metrics_on_main_port,
+        help="also serve /metrics on the proxy port (default true)",
+    )
+    p.add_argument("--log-level", default=d.log_level, help="debug, info, warning or error (Go names accepted)")
+    return p
+
+
+def _go_style(argv: Sequence[str]) -> list[str]:
+    """Go's flag package takes `-port=1`; argparse wants `--port=1`. Accept both."""
+    return [("-" + a) if re.match(r"^-[a-zA-Z][\w-]+", a) else a for a in argv]
+
+
+def settings_from_args(argv: Sequence[str]) -> Settings:
+    args = parser().parse_args(_go_style(argv))
+    level = _GO_LEVELS.get(args.log_level.lower(), args.log_level.lower())
+    if level not in _LEVELS:
+        raise ConfigError(f"--log-level must be one of {', '.join(_LEVELS)}, got {args.log_level!r}")
+    parse_upstream(args.upstream)
+    if args.public_url is not None:
+        parse_upstream(args.public_url)
+    ports = [p for p in (args.port, args.metrics_port, args.health_port) if p]
+    if len(ports) != len(set(ports)):
+        raise ConfigError("--port, --metrics-port and --health-port must differ (0 disables metrics or health)")
+    return Settings(
+        upstream=args.upstream.rstrip("/"),
+        host=args.host,
+        port=args.port,
+        public_url=args.public_url.rstrip("/") if args.public_url else None,
+        memory_cache_mb=args.memory_cache_mb,
+        max_entry_mb=args.max_entry_mb,
+        request_timeout=args.request_timeout,
+        upstream_connections=args.upstream_connections,
+        metrics_port=args.metrics_port,
+        metrics_on_main_port=args.serve_metrics,
+        health_port=args.health_port,
+        log_level=level,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = settings_from_args(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(f"ghproxy: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except OSError as exc:
+        print(f"ghproxy: cannot serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Cache partitions and cache keys: pure functions of the request.
+
+A partition is the sha256 of the budget identifier header (as Go ghproxy does) or of `Authorization`; a key is the
+sha256 of partition, method, normalised URL and Accept. Raw tokens never leave this module: only hashes do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl, urlencode
+
+from aiohttp import hdrs
+from multidict import CIMultiDictProxy
+
+from ghproxy.headers import BUDGET_ID
+
+
+def token_hash(headers: CIMultiDictProxy[str]) -> str:
+    """The `token_hash` metric label: the budget identifier if present, else sha256 of `Authorization`.
+
+    Go ghproxy hashes "unknown" for anonymous requests; we do the same so dashboards line up.
+    """
+    budget = headers.get(BUDGET_ID)
+    if budget:
+        return budget
+    return _sha256(headers.get(hdrs.AUTHORIZATION) or "unknown")
+
+
+def partition(headers: CIMultiDictProxy[str]) -> str:
+    """The cache partition of a request: a hash, never the credential itself."""
+    budget = headers.get(BUDGET_ID)
+    if budget:
+        return _sha256("budget\0" + budget)
+    return _sha256("auth\0" + (headers.get(hdrs.AUTHORIZATION) or ""))
+
+
+def normalise_target(path: str, query_string: str) -> str:
+    """Path plus query with parameters sorted by name (stable for repeated names); GitHub ignores their order."""
+    if not query_string:
+        return path
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+    pairs.sort(key=lambda kv: kv[0])
+    return f"{path}?{urlencode(pairs)}"
+
+
+def normalise_accept(accept: str | None) -> str:
+    """Accept with case and white space folded; GitHub varies its media types on it."""
+    if not accept:
+        return ""
+    return ",".join(part.strip().lower() for part in accept.split(","))
+
+
+def cache_key(part: str, method: str, target: str, accept: str) -> str:
+    return _sha256(f"{part}\n{method}\n{target}\n{accept}")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()

@@ -1,0 +1,154 @@
+"""Building what the client receives: stored entries, relayed upstream answers and ghproxy's own errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import zlib
+from collections.abc import Iterable
+
+import aiohttp
+from aiohttp import hdrs, web
+from multidict import CIMultiDict
+
+from ghproxy import headers as h
+from ghproxy.entry import Entry
+from ghproxy.rewrite import REWRITTEN_HEADERS, Rewriter
+
+# Below this a body is sent as it is: gzip costs more than it saves on small JSON.
+GZIP_MIN_BYTES = 1024
+GZIP_LEVEL = 1
+CHUNK = 64 * 1024
+log = logging.getLogger("ghproxy.relay")
+DOCS_URL = "https://github.com/ghproxy/ghproxy#errors"
+
+
+class BadEncoding(ValueError):
+    """Upstream sent a body its Content-Encoding does not describe."""
+
+
+def error(status: int, message: str, *, mode: str | None = None, extra: Iterable[tuple[str, str]] = ()) -> web.Response:
+    """A ghproxy-made error, shaped like GitHub's so clients show `message`."""
+    body = json.dumps({"message": message, "documentation_url": DOCS_URL}).encode()
+    headers = CIMultiDict[str]({hdrs.CONTENT_TYPE: "application/json; charset=utf-8"})
+    if mode is not None:
+        headers[h.CACHE_MODE] = mode
+    headers.extend(extra)
+    return web.Response(status=status, body=body, headers=headers)
+
+
+def decode_body(data: bytes, encoding: str | None) -> bytes:
+    """The identity body of an upstream answer; raises BadEncoding for unknown or corrupt encodings."""
+    if not encoding or encoding.lower() == "identity":
+        return data
+    enc = encoding.lower()
+    try:
+        if enc in ("gzip", "x-gzip"):
+            return zlib.decompress(data, 16 + zlib.MAX_WBITS)
+        if enc == "deflate":
+            return zlib.decompress(data)
+    except zlib.error as exc:
+        raise BadEncoding(f"corrupt {enc} body from upstream: {exc}") from exc
+    raise BadEncoding(f"unsupported Content-Encoding from upstream: {encoding}")
+
+
+def _rewritten(pairs: Iterable[tuple[str, str]], rewriter: Rewriter) -> CIMultiDict[str]:
+    out = CIMultiDict[str]()
+    for name, value in pairs:
+        out.add(name, rewriter.header(value) if name.lower() in REWRITTEN_HEADERS else value)
+    return out
+
+
+def from_entry(
+    request: web.Request, entry: Entry, mode: str, rewriter: Rewriter, *, not_modified: bool
+) -> web.Response:
+    """Serve a stored entry: URLs rewritten for this client, gzip if it takes it, or a 304 to its validators."""
+    headers = _rewritten(entry.headers, rewriter)
+    headers[h.CACHE_MODE] = mode
+    if not_modified:
+        headers.popall(hdrs.CONTENT_TYPE, None)
+        return web.Response(status=304, headers=headers)
+    body = rewriter.body(entry.body)
+    if len(body) >= GZIP_MIN_BYTES and h.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING)):
+        body = gzip.compress(body, GZIP_LEVEL, mtime=0)
+        headers[hdrs.CONTENT_ENCODING] = "gzip"
+    if request.method == hdrs.METH_HEAD:
+        resp = web.Response(status=entry.status, headers=headers)
+        resp.content_length = len(body)
+        return resp
+    return web.Response(status=entry.status, body=body, headers=headers)
+
+
+def from_buffered(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    body: bytes,
+    mode: str,
+    rewriter: Rewriter,
+) -> web.Response:
+    """Relay a fully read upstream answer (identity body), URLs rewritten."""
+    headers = _rewritten(h.passthrough_response_headers(upstream.headers.items()), rewriter)
+    headers[h.CACHE_MODE] = mode
+    body = rewriter.body(body)
+    if len(body) >= GZIP_MIN_BYTES and h.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING)):
+        body = gzip.compress(body, GZIP_LEVEL, mtime=0)
+        headers[hdrs.CONTENT_ENCODING] = "gzip"
+    if request.method == hdrs.METH_HEAD or upstream.status in (204, 304):
+        return web.Response(status=upstream.status, headers=headers)
+    return web.Response(status=upstream.status, body=body, headers=headers)
+
+
+async def stream(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    mode: str,
+    rewriter: Rewriter,
+    prefix: bytes = b"",
+) -> web.StreamResponse:
+    """Relay an upstream answer as it arrives, without buffering it (archives, release assets, big bodies).
+
+    `prefix` is what was already read from upstream. An encoded body is passed on to clients that accept its
+    encoding and decoded on the fly for those that do not.
+    """
+    headers = _rewritten(h.passthrough_response_headers(upstream.headers.items()), rewriter)
+    headers[h.CACHE_MODE] = mode
+    encoding = (upstream.headers.get(hdrs.CONTENT_ENCODING) or "").lower()
+    decoder = None
+    if encoding in ("gzip", "x-gzip", "deflate") and not _client_takes(request, encoding):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS)
+    else:
+        if encoding and encoding != "identity":
+            headers[hdrs.CONTENT_ENCODING] = encoding
+        if upstream.content_length is not None:
+            headers[hdrs.CONTENT_LENGTH] = str(upstream.content_length)
+    out = web.StreamResponse(status=upstream.status, headers=headers)
+    await out.prepare(request)
+    if request.method == hdrs.METH_HEAD or upstream.status in (204, 304):
+        await out.write_eof()
+        return out
+    chunk = prefix
+    try:
+        while True:
+            if chunk:
+                await out.write(decoder.decompress(chunk) if decoder else chunk)
+            chunk = await upstream.content.read(CHUNK)
+            if not chunk:
+                break
+        if decoder is not None:
+            await out.write(decoder.flush())
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, TimeoutError, zlib.error) as exc:
+        # Headers are gone already: the only honest signal left is to cut the connection short.
+        log.warning("upstream body broke off while streaming", extra={"error": exc.__class__.__name__})
+        if request.transport is not None:
+            request.transport.close()
+        return out
+    await out.write_eof()
+    return out
+
+
+def _client_takes(request: web.Request, encoding: str) -> bool:
+    accept = request.headers.get(hdrs.ACCEPT_ENCODING)
+    if encoding in ("gzip", "x-gzip"):
+        return h.accepts_gzip(accept)
+    return accept is not None and encoding in accept.lower()

@@ -1,0 +1,162 @@
+"""The aiohttp applications: the proxy itself, and the metrics and health endpoints on their own ports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ghproxy import guard, responses
+from ghproxy.cache.memory import MemoryStore
+from ghproxy.engine import Engine
+from ghproxy.metrics import CONTENT_TYPE, Metrics
+from ghproxy.settings import Settings
+from ghproxy.upstream import Upstream, parse_upstream
+
+log = logging.getLogger("ghproxy")
+
+
+@dataclass
+class Readiness:
+    """Ready once the proxy serves, not ready again once shutdown starts (so load balancers drain it)."""
+
+    ready: bool = False
+
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+READINESS = web.AppKey("readiness", Readiness)
+ENGINE = web.AppKey("engine", Engine)
+STORE = web.AppKey("store", MemoryStore)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    store = request.app.get(STORE)
+    if store is not None:
+        metrics.memory_bytes.set(store.bytes_used)
+        metrics.memory_entries.set(len(store))
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.Response(text="OK")
+
+
+async def _ready(request: web.Request) -> web.Response:
+    if request.app[READINESS].ready:
+        return web.Response(text="OK")
+    return web.Response(status=503, text="not ready")
+
+
+@web.middleware
+async def refuse_bad_targets(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse CONNECT, absolute-form and host-naming targets before routing: nothing reaches another host."""
+    refusal = guard.check(request.method, request.raw_path)
+    if refusal is None:
+        return await handler(request)
+    request.app[METRICS].refusals.inc(str(refusal.status))
+    log.info("refused", extra={"method": request.method, "status": refusal.status, "reason": refusal.message})
+    return responses.error(refusal.status, refusal.message)
+
+
+def make_app(settings: Settings, metrics: Metrics | None = None, readiness: Readiness | None = None) -> web.Application:
+    """The proxy application. Resources (the upstream session, the store) live in its cleanup context."""
+    parse_upstream(settings.upstream)  # fail before binding a port
+    app = web.Application(
+        middlewares=[refuse_bad_targets],
+        client_max_size=0,
+        handler_args={"max_field_size": 16 * 1024, "max_line_size": 16 * 1024},
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = metrics or Metrics()
+    app[READINESS] = readiness or Readiness()
+    store = MemoryStore(settings.memory_cache_bytes)
+    app[STORE] = store
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        upstream = Upstream(
+            settings.upstream, timeout=settings.request_timeout, connections=settings.upstream_connections
+        )
+        await upstream.start()
+        app[ENGINE] = Engine(settings, store, upstream, app[METRICS])
+        app[READINESS].ready = True
+        yield
+        app[READINESS].ready = False
+        await upstream.close()
+        await store.close()
+
+    app.cleanup_ctx.append(resources)
+
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        return await request.app[ENGINE].handle(request)
+
+    if settings.metrics_on_main_port:
+        app.router.add_get("/metrics", _metrics)
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    return app
+
+
+def make_metrics_app(metrics: Metrics, store: MemoryStore | None = None) -> web.Application:
+    app = web.Application()
+    app[METRICS] = metrics
+    if store is not None:
+        app[STORE] = store
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+def make_health_app(readiness: Readiness) -> web.Application:
+    app = web.Application()
+    app[READINESS] = readiness
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/healthz/ready", _ready)
+    return app
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the proxy, metrics and health servers until SIGTERM/SIGINT (or `stop`), then drain in-flight requests."""
+    metrics = Metrics()
+    readiness = Readiness()
+    app = make_app(settings, metrics, readiness)
+    runners: list[web.AppRunner] = []
+
+    async def start(application: web.Application, port: int, shutdown_timeout: float = 1.0) -> None:
+        runner = web.AppRunner(application, shutdown_timeout=shutdown_timeout, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.host, port, reuse_address=True).start()
+        runners.append(runner)
+
+    # The main runner drains for up to --request-timeout, as Go ghproxy does on shutdown.
+    await start(app, settings.port, shutdown_timeout=settings.request_timeout)
+    if settings.metrics_port:
+        await start(make_metrics_app(metrics, app[STORE]), settings.metrics_port)
+    if settings.health_port:
+        await start(make_health_app(readiness), settings.health_port)
+    log.info(
+        "ghproxy serving",
+        extra={
+            "port": settings.port,
+            "upstream": settings.upstream,
+            "metrics_port": settings.metrics_port,
+            "health_port": settings.health_port,
+        },
+    )
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down: draining in-flight requests", extra={"timeout_s": settings.request_timeout})
+        readiness.ready = False
+        for runner in runners:
+            await runner.cleanup()
+        log.info("ghproxy stopped")
