@@ -19,7 +19,6 @@ class Settings:
     metrics_on_main_port: bool = True
     health_port: int = 8081
     log_level: str = "info"
-    access_log: bool = True
 
     @property
     def max_entry_bytes(self) -> int:
