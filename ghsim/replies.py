@@ -15,7 +15,7 @@ from ghsim.state import STATE, SimState
 from ghsim.store import RepoStore
 
 DOCS = "https://docs.github.com/rest"
-VIEWER_KEY = "ghsim.viewer"
+VIEWER_KEY = web.RequestKey("ghsim_viewer", Viewer)
 
 
 class ApiError(Exception):
@@ -37,9 +37,7 @@ def state(request: web.Request) -> SimState:
 
 
 def viewer(request: web.Request) -> Viewer:
-    found = request.get(VIEWER_KEY, ANONYMOUS)
-    assert isinstance(found, Viewer)
-    return found
+    return request[VIEWER_KEY] if VIEWER_KEY in request else ANONYMOUS
 
 
 def api_base(request: web.Request) -> str:
