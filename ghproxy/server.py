@@ -148,10 +148,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         },
     )
 
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:  # run as a program: SIGTERM (Kubernetes) and SIGINT (a terminal) start the drain
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:

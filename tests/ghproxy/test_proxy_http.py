@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import io
 import hashlib
+import io
 import json
 import socket
 from collections.abc import Callable
