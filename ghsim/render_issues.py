@@ -26,6 +26,11 @@ def _association(data: Dataset, repo: RepoStore, login: str) -> str:
     return "CONTRIBUTOR"
 
 
+def _reactions(url: str) -> Json:
+    counts = dict.fromkeys(("total_count", "+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes"), 0)
+    return {"url": url, **counts}
+
+
 def _labels(u: Urls, repo: RepoStore, names: tuple[str, ...]) -> list[Json]:
     return [label(u, repo.info.full_name, repo.labels[n]) for n in names if n in repo.labels]
 
@@ -61,7 +66,7 @@ def issue(u: Urls, data: Dataset, repo: RepoStore, i: Issue) -> Json:
         "active_lock_reason": None,
         "body": i.body,
         "closed_by": None,
-        "reactions": {"url": f"{own}/reactions", "total_count": 0, "+1": 0, "-1": 0},
+        "reactions": _reactions(f"{own}/reactions"),
         "timeline_url": f"{own}/timeline",
         "performed_via_github_app": None,
         "state_reason": ("completed" if i.state == "closed" else None) if not i.pull else None,
@@ -227,7 +232,7 @@ def comment(u: Urls, data: Dataset, repo: RepoStore, c: Comment) -> Json:
         "updated_at": iso(c.updated_at),
         "author_association": _association(data, repo, c.user),
         "body": c.body,
-        "reactions": {"url": f"{api}/issues/comments/{c.id}/reactions", "total_count": 0, "+1": 0, "-1": 0},
+        "reactions": _reactions(f"{api}/issues/comments/{c.id}/reactions"),
         "performed_via_github_app": None,
     }
 
