@@ -37,7 +37,8 @@ def state(request: web.Request) -> SimState:
 
 
 def viewer(request: web.Request) -> Viewer:
-    return request[VIEWER_KEY] if VIEWER_KEY in request else ANONYMOUS
+    found: Viewer = request.get(VIEWER_KEY, ANONYMOUS)
+    return found
 
 
 def api_base(request: web.Request) -> str:
