@@ -5,12 +5,13 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
-from ghsim import render, render_issues
+from ghsim import pagination, render, render_issues
 from ghsim.models import Issue, Permission
 from ghsim.replies import (
     ApiError,
+    api_base,
     int_param,
     json_body,
     no_content,
@@ -289,15 +290,12 @@ async def search_issues(request: web.Request) -> web.Response:
             if all(_matches(term, repo, issue) for term in terms):
                 found.append((repo, issue))
     found.sort(key=lambda pair: pair[1].updated_at, reverse=True)
-    items = [issue_json(request, repo, i) | {"score": 1.0} for repo, i in found]
-    page = paged(request, items)
-    import json
-
-    page_items = json.loads(page.body if isinstance(page.body, bytes) else b"[]")
-    body = {"total_count": len(items), "incomplete_results": False, "items": page_items}
-    resp = reply(body)
-    if "Link" in page.headers:
-        resp.headers["Link"] = page.headers["Link"]
+    page = pagination.parse(request.query)
+    items = [issue_json(request, repo, i) | {"score": 1.0} for repo, i in pagination.slice_page(found, page)]
+    resp = reply({"total_count": len(found), "incomplete_results": False, "items": items})
+    link = pagination.link_header(api_base(request), request.path, list(request.query.items()), page, len(found))
+    if link:
+        resp.headers[hdrs.LINK] = link
     return resp
 
 
