@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
+import subprocess
+import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +16,8 @@ from aiohttp import web
 
 from ghproxy.server import make_app as make_proxy_app
 from ghproxy.settings import Settings
+from ghsim.app import make_app as make_sim_app
+from ghsim.config import SimConfig
 from tests.support.servers import AppFactory, ThreadedServer
 
 StartServer = Callable[[AppFactory], ThreadedServer]
@@ -48,3 +55,80 @@ def start_proxy(start_server: StartServer) -> StartProxy:
         return start_server(factory)
 
     return start
+
+
+class Sim:
+    """A running ghsim with helpers to read its accounting."""
+
+    def __init__(self, server: ThreadedServer) -> None:
+        self.server = server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def _get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=10) as resp:
+            return json.load(resp)
+
+    def ledger(self, token: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = self._get("/_sim/ledger")
+        if token is None:
+            return data
+        empty = {"requests": 0, "charged": 0, "free_304": 0, "secondary_limited": 0, "primary_limited": 0}
+        result: dict[str, Any] = data["tokens"].get(token, empty)
+        return result
+
+    def requests(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._get("/_sim/requests")["requests"]
+        return result
+
+
+StartSim = Callable[..., Sim]
+
+
+@pytest.fixture
+def start_sim(start_server: StartServer) -> StartSim:
+    """Start ghsim with a SimConfig built from keywords (secondary limits on, as on GitHub)."""
+
+    def start(**config: Any) -> Sim:
+        cfg = SimConfig(**config)
+        return Sim(start_server(lambda: make_sim_app(cfg)))
+
+    return start
+
+
+NODE_DIR = Path(__file__).parent / "support" / "node"
+OCTOKIT_VERSION = "21"
+
+
+@pytest.fixture(scope="session")
+def octokit(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
+    """Run @octokit/rest through node; installed from the npm registry into a temporary directory.
+
+    Skips (with the reason) where node or npm is missing or the registry cannot be reached.
+    """
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("node and npm are needed for the octokit tests")
+    workdir = tmp_path_factory.mktemp("octokit")
+    (workdir / "package.json").write_text('{"name": "octokit-check", "private": true, "type": "module"}')
+    proc = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--silent", f"@octokit/rest@{OCTOKIT_VERSION}"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"npm install @octokit/rest failed: {proc.stderr.strip()[:300]}")
+    script = workdir / "octokit_check.mjs"
+    shutil.copy(NODE_DIR / "octokit_check.mjs", script)
+
+    def run(*args: str) -> dict[str, Any]:
+        out = subprocess.run([node, str(script), *args], cwd=workdir, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
+
+    return run
