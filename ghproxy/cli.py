@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ghproxy import logs
 from ghproxy.errors import ConfigError
@@ -119,6 +119,15 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
     )
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (Linux, macOS): the proxy's hot path is event-loop bound."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from_args(sys.argv[1:] if argv is None else argv)
@@ -127,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logs.setup(settings.log_level)
     try:
-        asyncio.run(serve(settings))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(settings))
     except OSError as exc:
         print(f"ghproxy: cannot serve: {exc}", file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ from ghproxy.entry import Entry
 from ghproxy.errors import UpstreamError
 from ghproxy.metrics import Metrics, user_agent_label
 from ghproxy.policy import Action, Kind, Mode
+from ghproxy.renditions import Renditions
 from ghproxy.rewrite import Rewriter
 from ghproxy.settings import Settings
 from ghproxy.upstream import Upstream
@@ -46,6 +47,7 @@ class Engine:
         self.upstream = upstream
         self.metrics = metrics
         self._upstream_base = str(upstream.base)
+        self.renditions = Renditions(settings.memory_cache_bytes // 8)
 
     @lru_cache(maxsize=64)  # noqa: B019 - one engine per process; a handful of public bases
     def rewriter(self, public: str) -> Rewriter:
@@ -165,13 +167,7 @@ class Engine:
             self.metrics.entry_age.labels(token_hash, template, ua).observe(max(0.0, now - entry.stored_at))
             entry = entry.revalidated(h.storable_headers(upstream.headers.items()), now)
             await self.store.set(key, entry)
-            return responses.from_entry(
-                request,
-                entry,
-                settled.mode,
-                rewriter,
-                not_modified=policy.client_not_modified(request.headers, entry),
-            )
+            return self._serve_entry(request, key, entry, settled.mode, rewriter)
 
         if settled.action is Action.RELAY_AND_FORGET:
             await self.store.delete(key)
@@ -201,14 +197,15 @@ class Engine:
                 stored_at=now,
             )
             await self.store.set(key, entry)
-            return responses.from_entry(
-                request,
-                entry,
-                settled.mode,
-                rewriter,
-                not_modified=policy.client_not_modified(request.headers, entry),
-            )
+            return self._serve_entry(request, key, entry, settled.mode, rewriter)
         return responses.from_buffered(request, upstream, body, settled.mode, rewriter)
+
+    def _serve_entry(self, request: web.Request, key: str, entry: Entry, mode: str, rewriter: Rewriter) -> web.Response:
+        if policy.client_not_modified(request.headers, entry):
+            return responses.from_entry(request, entry, mode, rewriter, (b"", False), not_modified=True)
+        compress = h.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING))
+        rendered = self.renditions.body(key, entry, rewriter, compress)
+        return responses.from_entry(request, entry, mode, rewriter, rendered, not_modified=False)
 
     @staticmethod
     async def _read_bounded(upstream: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import zlib
@@ -14,11 +13,9 @@ from multidict import CIMultiDict
 
 from ghproxy import headers as h
 from ghproxy.entry import Entry
+from ghproxy.renditions import render
 from ghproxy.rewrite import REWRITTEN_HEADERS, Rewriter
 
-# Below this a body is sent as it is: gzip costs more than it saves on small JSON.
-GZIP_MIN_BYTES = 1024
-GZIP_LEVEL = 1
 CHUNK = 64 * 1024
 log = logging.getLogger("ghproxy.relay")
 DOCS_URL = "https://github.com/ghproxy/ghproxy#errors"
@@ -61,17 +58,22 @@ def _rewritten(pairs: Iterable[tuple[str, str]], rewriter: Rewriter) -> CIMultiD
 
 
 def from_entry(
-    request: web.Request, entry: Entry, mode: str, rewriter: Rewriter, *, not_modified: bool
+    request: web.Request,
+    entry: Entry,
+    mode: str,
+    rewriter: Rewriter,
+    rendered: tuple[bytes, bool],
+    *,
+    not_modified: bool,
 ) -> web.Response:
-    """Serve a stored entry: URLs rewritten for this client, gzip if it takes it, or a 304 to its validators."""
+    """Serve a stored entry with its rendered body (see renditions), or a 304 to the client's own validators."""
     headers = _rewritten(entry.headers, rewriter)
     headers[h.CACHE_MODE] = mode
     if not_modified:
         headers.popall(hdrs.CONTENT_TYPE, None)
         return web.Response(status=304, headers=headers)
-    body = rewriter.body(entry.body)
-    if len(body) >= GZIP_MIN_BYTES and h.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING)):
-        body = gzip.compress(body, GZIP_LEVEL, mtime=0)
+    body, gzipped = rendered
+    if gzipped:
         headers[hdrs.CONTENT_ENCODING] = "gzip"
     if request.method == hdrs.METH_HEAD:
         resp = web.Response(status=entry.status, headers=headers)
@@ -90,9 +92,8 @@ def from_buffered(
     """Relay a fully read upstream answer (identity body), URLs rewritten."""
     headers = _rewritten(h.passthrough_response_headers(upstream.headers.items()), rewriter)
     headers[h.CACHE_MODE] = mode
-    body = rewriter.body(body)
-    if len(body) >= GZIP_MIN_BYTES and h.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING)):
-        body = gzip.compress(body, GZIP_LEVEL, mtime=0)
+    body, gzipped = render(body, rewriter, h.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING)))
+    if gzipped:
         headers[hdrs.CONTENT_ENCODING] = "gzip"
     if request.method == hdrs.METH_HEAD or upstream.status in (204, 304):
         return web.Response(status=upstream.status, headers=headers)

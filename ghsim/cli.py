@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 
@@ -34,7 +35,23 @@ def config_from(args: argparse.Namespace) -> SimConfig:
     return SimConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(SimConfig)})
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where installed, so the simulator is not the bottleneck of a benchmark."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    web.run_app(make_app(config_from(args)), host=args.host, port=args.port, access_log=None)
+    web.run_app(
+        make_app(config_from(args)),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        loop=_new_loop(),
+    )
     return 0
