@@ -12,7 +12,8 @@ Phases, per upstream latency:
   added latency is the difference of medians (and of p99s);
 - closed loop (default 32 concurrent clients): requests/s direct and through the proxy, and their ratio.
 Requests cycle over a fixed set of GitHub paths with one token; the proxy is warmed first, so every proxied request
-takes the revalidation path (a conditional request upstream, answered 304).
+takes the revalidation path (a conditional request upstream, answered 304), and one second at the full rate is
+sent and discarded before measuring, so connection pools are open on both paths.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Result:
     proxied_rps: float
     throughput_ratio: float
     proxied_modes: dict[str, int]
+    proxy_overhead_mean_ms: float  # ghproxy's own time per request, from its ghproxy_overhead_seconds histogram
 
 
 def free_port() -> int:
@@ -188,6 +190,18 @@ async def warm(base: str) -> None:
                     raise RuntimeError(f"warm-up GET {path} answered {resp.status}")
 
 
+def overhead(proxy_url: str) -> tuple[float, float]:
+    """(sum, count) of ghproxy_overhead_seconds from the proxy's /metrics."""
+    with urllib.request.urlopen(proxy_url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(("ghproxy_overhead_seconds_sum", "ghproxy_overhead_seconds_count")):
+            name, value = line.split()
+            values[name] = float(value)
+    return values["ghproxy_overhead_seconds_sum"], values["ghproxy_overhead_seconds_count"]
+
+
 def run_one(upstream_ms: float, rate: float, concurrency: int, seconds: float) -> Result:
     sim_port, proxy_port = free_port(), free_port()
     sim_url, proxy_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{proxy_port}"
@@ -198,8 +212,13 @@ def run_one(upstream_ms: float, rate: float, concurrency: int, seconds: float) -
     with process(sim_args, sim_url + "/_sim/ledger"), process(proxy_args, proxy_url + "/metrics"):
         asyncio.run(warm(proxy_url))
         asyncio.run(warm(sim_url))
+        # one discarded second at the full rate each, so connection pools are open before anything is measured
+        asyncio.run(open_loop(sim_url, rate, 1.0))
+        asyncio.run(open_loop(proxy_url, rate, 1.0))
         d_lat, d_err, _ = asyncio.run(open_loop(sim_url, rate, seconds))
+        before = overhead(proxy_url)
         p_lat, p_err, modes = asyncio.run(open_loop(proxy_url, rate, seconds))
+        after = overhead(proxy_url)
         d_rps = asyncio.run(closed_loop(sim_url, concurrency, seconds))
         p_rps = asyncio.run(closed_loop(proxy_url, concurrency, seconds))
     direct, proxied = percentiles(d_lat, d_err), percentiles(p_lat, p_err)
@@ -215,6 +234,7 @@ def run_one(upstream_ms: float, rate: float, concurrency: int, seconds: float) -
         proxied_rps=p_rps,
         throughput_ratio=p_rps / d_rps if d_rps else float("nan"),
         proxied_modes=modes,
+        proxy_overhead_mean_ms=(after[0] - before[0]) / max(1.0, after[1] - before[1]) * 1e3,
     )
 
 
@@ -241,14 +261,15 @@ def markdown(results: list[Result], info: dict[str, str]) -> str:
         f"Measured {info['date']} on {info['cores']} cores ({info['cpu']}), Python {info['python']}; "
         "load generator, ghsim and ghproxy share the machine.",
         "",
-        "| upstream latency | rate | direct p50 / p99 | proxied p50 / p99 | added p50 / p99 | "
-        "direct req/s | proxied req/s | ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| upstream latency | rate | direct p50 / p99 | proxied p50 / p99 | added p50 / p99 | ghproxy's own time "
+        "(mean) | direct req/s | proxied req/s | ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.upstream_latency_ms:g} ms | {r.rate:g}/s | {r.direct.p50_ms:.2f} / {r.direct.p99_ms:.2f} ms | "
             f"{r.proxied.p50_ms:.2f} / {r.proxied.p99_ms:.2f} ms | {r.added_p50_ms:+.2f} / {r.added_p99_ms:+.2f} ms | "
+            f"{r.proxy_overhead_mean_ms:.2f} ms | "
             f"{r.direct_rps:.0f} | {r.proxied_rps:.0f} | {r.throughput_ratio:.2f}x |"
         )
     return "\n".join(lines) + "\n"

@@ -38,6 +38,7 @@ class Outcome:
     mode: str
     status: int
     upstream_status: int | None = None
+    upstream_wait: float = 0.0  # seconds from sending upstream to its answer's headers
 
 
 class Engine:
@@ -85,6 +86,7 @@ class Engine:
                 },
             )
         self.metrics.responses.inc(outcome.mode, template, ua, token_hash)
+        self.metrics.overhead.observe(max(0.0, elapsed - outcome.upstream_wait))
         return response
 
     async def _proxy(
@@ -103,7 +105,7 @@ class Engine:
         if method in policy.CACHEABLE_METHODS:
             key = keys.cache_key(
                 keys.partition(request.headers),
-                method,
+                hdrs.METH_GET,  # HEAD is answered from (and revalidates) GET's entry
                 keys.normalise_target(path, request.rel_url.raw_query_string),
                 keys.normalise_accept(request.headers.get(hdrs.ACCEPT)),
             )
@@ -132,9 +134,10 @@ class Engine:
             self.metrics.concurrent_outbound.dec()
             return self._upstream_failed(exc, outcome, token_hash, template, ua, sent)
         try:
+            outcome.upstream_wait = time.monotonic() - sent
             self._observe(upstream, token_hash, template, ua, path, sent)
             outcome.upstream_status = upstream.status
-            settled = policy.settle(plan, upstream.status, upstream.headers.items(), entry is not None)
+            settled = policy.settle(plan, method, upstream.status, upstream.headers.items(), entry is not None)
             outcome.mode = settled.mode
             try:
                 response = await self._answer(
@@ -171,6 +174,9 @@ class Engine:
 
         if settled.action is Action.RELAY_AND_FORGET:
             await self.store.delete(key)
+
+        if request.method == hdrs.METH_HEAD or upstream.status in (204, 304):
+            return responses.from_buffered(request, upstream, b"", settled.mode, rewriter)  # no body to read
 
         content_type = upstream.headers.get(hdrs.CONTENT_TYPE, "")
         limit = self.settings.max_entry_bytes

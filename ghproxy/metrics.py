@@ -21,6 +21,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # Go ghproxy's buckets for github_request_duration (pkg/github/ghmetrics).
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, float("inf"))
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, float("inf"))
 AGE_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 7 * 24 * 3600, float("inf"))
 
 
@@ -99,6 +100,12 @@ class Metrics:
             "GitHub requests that timed out, by API path and user agent, with the time waited.",
             ("token_hash", "path", "user_agent"),
             buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "ghproxy_overhead_seconds",
+            "Time a request spent in ghproxy's handler, not counting the wait for upstream's answer headers.",
+            buckets=OVERHEAD_BUCKETS,
             registry=r,
         )
         self.concurrent_outbound = Gauge(

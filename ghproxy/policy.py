@@ -102,8 +102,12 @@ def storable(status: int, resp: Iterable[tuple[str, str]]) -> bool:
     return has_validator
 
 
-def settle(p: Plan, status: int, resp: Iterable[tuple[str, str]], had_entry: bool) -> Settlement:
-    """What an upstream answer (status and headers) means for the cache and the client."""
+def settle(p: Plan, method: str, status: int, resp: Iterable[tuple[str, str]], had_entry: bool) -> Settlement:
+    """What an upstream answer (status and headers) means for the cache and the client.
+
+    HEAD shares GET's entry: a 304 to a conditional HEAD confirms the stored GET body, but a HEAD answer carries
+    no body, so it can replace nothing; a changed representation drops the entry instead.
+    """
     if p.kind is Kind.PASS:
         return Settlement(Action.RELAY, Mode.SKIP)
     if status == 304:
@@ -112,7 +116,10 @@ def settle(p: Plan, status: int, resp: Iterable[tuple[str, str]], had_entry: boo
         # The client's own validators matched upstream: free, and bodyless, so never stored.
         return Settlement(Action.RELAY, Mode.REVALIDATED)
     if storable(status, resp):
-        return Settlement(Action.STORE, Mode.CHANGED if had_entry else Mode.MISS)
+        mode = Mode.CHANGED if had_entry else Mode.MISS
+        if method == hdrs.METH_HEAD:
+            return Settlement(Action.RELAY_AND_FORGET if had_entry else Action.RELAY, mode)
+        return Settlement(Action.STORE, mode)
     if had_entry and status in (404, 410, 451):
         return Settlement(Action.RELAY_AND_FORGET, Mode.NO_STORE)
     return Settlement(Action.RELAY, Mode.NO_STORE)

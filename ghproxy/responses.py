@@ -75,10 +75,7 @@ def from_entry(
     body, gzipped = rendered
     if gzipped:
         headers[hdrs.CONTENT_ENCODING] = "gzip"
-    if request.method == hdrs.METH_HEAD:
-        resp = web.Response(status=entry.status, headers=headers)
-        resp.content_length = len(body)
-        return resp
+    # For HEAD, aiohttp sends the headers (Content-Length included) and leaves the body out.
     return web.Response(status=entry.status, body=body, headers=headers)
 
 

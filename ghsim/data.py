@@ -1,6 +1,6 @@
 """The seeded dataset: the same seed and sizes always give the same orgs, users, repos, issues and PRs.
 
-Names (documented in ghsim/README_SIM.md):
+Names (documented in docs/ghsim.md):
 - users `alice`, `bob`, `carol`, `dave` (org members), `erin`, `frank` (outsiders), and the machine users
   `ci-robot` and `merge-robot` (members); each has the token `sim_<login>`.
 - orgs `org0`..`org{orgs-1}`; alice and ci-robot are org admins; teams `maintainers`, `reviewers`, `bots`.

@@ -105,7 +105,22 @@ class TestSettle:
     ) -> None:
         from ghproxy.policy import Plan
 
-        s = settle(Plan(kind), status, headers, had)
+        s = settle(Plan(kind), "GET", status, headers, had)
+        assert (s.action, s.mode) == (action, mode)
+
+    @pytest.mark.parametrize(
+        ("status", "had", "action", "mode"),
+        [
+            (304, True, Action.REFRESH, Mode.REVALIDATED),
+            (200, True, Action.RELAY_AND_FORGET, Mode.CHANGED),
+            (200, False, Action.RELAY, Mode.MISS),
+        ],
+    )
+    def test_head_never_stores_a_bodyless_answer(self, status: int, had: bool, action: Action, mode: Mode) -> None:
+        from ghproxy.policy import Plan
+
+        kind = Kind.REVALIDATE if had else Kind.FETCH
+        s = settle(Plan(kind), "HEAD", status, self.OK, had)
         assert (s.action, s.mode) == (action, mode)
 
     def test_vary_star_is_not_storable(self) -> None:

@@ -335,3 +335,35 @@ class TestBadInput:
         answer = await asyncio.to_thread(raw_request, proxy.port, data + b"\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
         assert answer.split(b" ")[1] == status
         assert up.seen == [] and canary.seen == []
+
+
+class TestHead:
+    """HEAD is answered from GET's entry and revalidates it; a bodyless HEAD answer is never stored."""
+
+    async def test_head_after_get_is_revalidated_from_the_get_entry(
+        self, scripted: MakeUpstream, start_proxy: StartProxy
+    ) -> None:
+        body = b'{"a": "' + b"x" * 100 + b'"}'
+        up = scripted(github_like(lambda r: body))
+        proxy = start_proxy(up.url)
+        await get(proxy.url + "/x", Authorization="token A", Accept_Encoding="identity")
+        async with (
+            aiohttp.ClientSession() as s,
+            s.head(proxy.url + "/x", headers={"Authorization": "token A", "Accept-Encoding": "identity"}) as r,
+        ):
+            assert (r.status, r.headers["X-Cache-Mode"], r.headers["Content-Length"]) == (
+                200,
+                "REVALIDATED",
+                str(len(body)),
+            )
+        assert up.seen[-1].method == "HEAD" and "If-None-Match" in up.seen[-1].headers
+
+    async def test_head_alone_stores_nothing(self, scripted: MakeUpstream, start_proxy: StartProxy) -> None:
+        up = scripted(github_like(lambda r: b"{}"))
+        proxy = start_proxy(up.url)
+        async with aiohttp.ClientSession() as s:
+            for _ in range(2):
+                async with s.head(proxy.url + "/x", headers={"Authorization": "token A"}) as r:
+                    assert (r.status, r.headers["X-Cache-Mode"]) == (200, "MISS")
+        _, headers, body = await get(proxy.url + "/x", Authorization="token A")
+        assert (headers["X-Cache-Mode"], body) == ("MISS", b"{}")
