@@ -50,8 +50,17 @@ def normalise_accept(accept: str | None) -> str:
     return ",".join(part.strip().lower() for part in accept.split(","))
 
 
+PARTITION_CHARS = 32  # 128 bits of the partition hash: enough to keep partitions apart, short in keys
+
+
 def cache_key(part: str, method: str, target: str, accept: str) -> str:
-    return _sha256(f"{part}\n{method}\n{target}\n{accept}")
+    """`<partition>:<digest>`: tiers that keep partitions apart (Redis, disk tags) split on the colon."""
+    digest = _sha256(f"{part}\n{method}\n{target}\n{accept}")
+    return f"{part[:PARTITION_CHARS]}:{digest}"
+
+
+def partition_of(key: str) -> str:
+    return key.split(":", 1)[0]
 
 
 def _sha256(text: str) -> str:

@@ -15,6 +15,8 @@ class MemoryStore:
     An entry larger than a quarter of the budget is not kept: one huge body must not flush everything else.
     """
 
+    name = "memory"
+
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._lru: LRUCache[str, tuple[Entry, float | None]] = LRUCache(

@@ -60,3 +60,10 @@ def test_key_depends_on_every_part() -> None:
         )
         == 5
     )
+
+
+def test_key_starts_with_its_partition() -> None:
+    part = keys.partition(headers(Authorization="token a"))
+    key = keys.cache_key(part, "GET", "/x", "")
+    assert keys.partition_of(key) == part[: keys.PARTITION_CHARS]
+    assert len(key) == keys.PARTITION_CHARS + 1 + 64
