@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ghproxy import logs
 from ghproxy.errors import ConfigError
@@ -73,6 +75,43 @@ def parser() -> argparse.ArgumentParser:
         default=d.upstream_connections,
         help="pooled connections to upstream",
     )
+    p.add_argument(
+        "--cache-dir",
+        default=default_cache_dir(),
+        help="disk tier directory, shared safely by processes on one machine; '' keeps the cache in memory only "
+        "(default %(default)s)",
+    )
+    p.add_argument(
+        "--cache-sizeGB",
+        dest="cache_size_gb",
+        type=_positive,
+        default=d.cache_size_gb,
+        help="cap on the disk tier's real disk use, in GB (default %(default)s)",
+    )
+    p.add_argument(
+        "--cache-ttl", type=_positive, default=d.cache_ttl, help="seconds an unused disk entry is kept (default 1 day)"
+    )
+    p.add_argument("--redis-address", default="", help="host:port, redis:// or rediss:// URL, or a unix socket path")
+    p.add_argument("--redis-username", default="", help="Redis ACL user")
+    p.add_argument(
+        "--redis-password-file",
+        "--redis-secret-file",
+        dest="redis_password_file",
+        default="",
+        help="file holding the Redis password (Go ghproxy's --redis-secret-file is accepted too)",
+    )
+    p.add_argument(
+        "--redis-ttl", type=_positive, default=d.redis_ttl, help="seconds an unused Redis entry is kept (default 1 day)"
+    )
+    p.add_argument(
+        "--redis-max-entry-mb", type=_positive, default=d.redis_max_entry_mb, help="larger entries skip Redis"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=d.workers,
+        help="processes serving the same port (SO_REUSEPORT); each has its own memory tier and shares disk and Redis",
+    )
     p.add_argument("--metrics-port", type=_port, default=d.metrics_port, help="port for /metrics; 0 disables it")
     p.add_argument("--health-port", type=_port, default=d.health_port, help="port for /healthz; 0 disables it")
     p.add_argument(
@@ -85,6 +124,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default=d.log_level, help="debug, info, warning or error (Go names accepted)")
     return p
+
+
+def default_cache_dir() -> str:
+    """$XDG_CACHE_HOME/ghproxy, else ~/.cache/ghproxy."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "ghproxy")
 
 
 def _go_style(argv: Sequence[str]) -> list[str]:
@@ -103,7 +148,30 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
     ports = [p for p in (args.port, args.metrics_port, args.health_port) if p]
     if len(ports) != len(set(ports)):
         raise ConfigError("--port, --metrics-port and --health-port must differ (0 disables metrics or health)")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    password = ""
+    if args.redis_password_file:
+        try:
+            password = Path(args.redis_password_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"--redis-password-file {args.redis_password_file!r} cannot be read: {exc.strerror}"
+            ) from exc
+    if args.redis_address:
+        from ghproxy.cache.redis import parse_address
+
+        parse_address(args.redis_address)
     return Settings(
+        cache_dir=args.cache_dir,
+        cache_size_gb=args.cache_size_gb,
+        cache_ttl=args.cache_ttl,
+        redis_address=args.redis_address,
+        redis_username=args.redis_username,
+        redis_password=password,
+        redis_ttl=args.redis_ttl,
+        redis_max_entry_mb=args.redis_max_entry_mb,
+        workers=args.workers,
         upstream=args.upstream.rstrip("/"),
         host=args.host,
         port=args.port,
@@ -135,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ghproxy: {exc}", file=sys.stderr)
         return 2
     logs.setup(settings.log_level)
+    if settings.workers > 1:
+        from ghproxy import workers
+
+        return workers.run(settings)
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(serve(settings))

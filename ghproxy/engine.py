@@ -15,20 +15,17 @@ from aiohttp import hdrs, web
 
 from ghproxy import headers as h
 from ghproxy import keys, paths, policy, responses
-from ghproxy.cache.base import Store
+from ghproxy.cache.tiered import TieredStore
 from ghproxy.entry import Entry
 from ghproxy.errors import UpstreamError
 from ghproxy.metrics import Metrics, user_agent_label
 from ghproxy.policy import Action, Kind, Mode
 from ghproxy.renditions import Renditions
-from ghproxy.rewrite import Rewriter
+from ghproxy.rewrite import Rewriter, is_json
 from ghproxy.settings import Settings
 from ghproxy.upstream import Upstream
 
 log = logging.getLogger("ghproxy.access")
-
-# Bodies the proxy may buffer to rewrite URLs in them; anything else (archives, blobs as raw) streams untouched.
-_REWRITABLE_TYPES = ("application/json", "application/vnd.github", "text/")
 
 
 @dataclass(slots=True)
@@ -42,7 +39,7 @@ class Outcome:
 
 
 class Engine:
-    def __init__(self, settings: Settings, store: Store, upstream: Upstream, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, store: TieredStore, upstream: Upstream, metrics: Metrics) -> None:
         self.settings = settings
         self.store = store
         self.upstream = upstream
@@ -85,8 +82,8 @@ class Engine:
                     "user_agent": ua,
                 },
             )
-        self.metrics.responses.inc(outcome.mode, template, ua, token_hash)
-        self.metrics.overhead.observe(max(0.0, elapsed - outcome.upstream_wait))
+            self.metrics.responses.inc(outcome.mode, template, ua, token_hash)
+            self.metrics.overhead.observe(max(0.0, elapsed - outcome.upstream_wait))
         return response
 
     async def _proxy(
@@ -108,6 +105,7 @@ class Engine:
                 hdrs.METH_GET,  # HEAD is answered from (and revalidates) GET's entry
                 keys.normalise_target(path, request.rel_url.raw_query_string),
                 keys.normalise_accept(request.headers.get(hdrs.ACCEPT)),
+                request.headers.get(h.API_VERSION, ""),
             )
             entry = await self.store.get(key)
         plan = policy.plan(method, path, request.headers, entry)
@@ -133,6 +131,9 @@ class Engine:
         except UpstreamError as exc:
             self.metrics.concurrent_outbound.dec()
             return self._upstream_failed(exc, outcome, token_hash, template, ua, sent)
+        except BaseException:  # cancelled (shutdown drain over, client gone): the gauge must still come down
+            self.metrics.concurrent_outbound.dec()
+            raise
         try:
             outcome.upstream_wait = time.monotonic() - sent
             self._observe(upstream, token_hash, template, ua, path, sent)
@@ -169,7 +170,7 @@ class Engine:
             assert entry is not None
             self.metrics.entry_age.labels(token_hash, template, ua).observe(max(0.0, now - entry.stored_at))
             entry = entry.revalidated(h.storable_headers(upstream.headers.items()), now)
-            await self.store.set(key, entry)
+            await self.store.refresh(key, entry)
             return self._serve_entry(request, key, entry, settled.mode, rewriter)
 
         if settled.action is Action.RELAY_AND_FORGET:
@@ -178,20 +179,20 @@ class Engine:
         if request.method == hdrs.METH_HEAD or upstream.status in (204, 304):
             return responses.from_buffered(request, upstream, b"", settled.mode, rewriter)  # no body to read
 
-        content_type = upstream.headers.get(hdrs.CONTENT_TYPE, "")
         limit = self.settings.max_entry_bytes
         too_big = upstream.content_length is not None and upstream.content_length > limit
-        if settled.action is Action.STORE and too_big:
-            settled = policy.Settlement(Action.RELAY, Mode.NO_STORE)
-        if too_big or (settled.action is not Action.STORE and not content_type.startswith(_REWRITABLE_TYPES)):
-            return await responses.stream(request, upstream, settled.mode, rewriter)
+        json = is_json(upstream.headers.get(hdrs.CONTENT_TYPE))
+        if too_big or (settled.action is not Action.STORE and not json):
+            # archives, raw files, diffs, anything over the limit: relayed as it comes, never rewritten
+            return await self._stream(request, upstream, settled, key, rewriter, b"", too_big)
 
         raw, overflow = await self._read_bounded(upstream, limit)
         if overflow:
-            mode = Mode.NO_STORE if settled.action is Action.STORE else settled.mode
-            return await responses.stream(request, upstream, mode, rewriter, prefix=raw)
+            return await self._stream(request, upstream, settled, key, rewriter, raw, True)
         try:
-            body = responses.decode_body(raw, upstream.headers.get(hdrs.CONTENT_ENCODING))
+            body = responses.decode_body(raw, upstream.headers.get(hdrs.CONTENT_ENCODING), limit)
+        except responses.TooLarge:
+            return await self._stream(request, upstream, settled, key, rewriter, raw, True)
         except responses.BadEncoding as exc:
             raise UpstreamError(str(exc)) from exc
 
@@ -205,6 +206,23 @@ class Engine:
             await self.store.set(key, entry)
             return self._serve_entry(request, key, entry, settled.mode, rewriter)
         return responses.from_buffered(request, upstream, body, settled.mode, rewriter)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        upstream: aiohttp.ClientResponse,
+        settled: policy.Settlement,
+        key: str,
+        rewriter: Rewriter,
+        prefix: bytes,
+        too_big: bool,
+    ) -> web.StreamResponse:
+        mode = settled.mode
+        if too_big and settled.action is Action.STORE:
+            # the new representation cannot be stored, so the old entry is stale for good
+            mode = Mode.NO_STORE
+            await self.store.delete(key)
+        return await responses.stream(request, upstream, mode, rewriter, prefix=prefix)
 
     def _serve_entry(self, request: web.Request, key: str, entry: Entry, mode: str, rewriter: Rewriter) -> web.Response:
         if policy.client_not_modified(request.headers, entry):

@@ -11,6 +11,7 @@ from aiohttp import hdrs
 # Prow's budget header (pkg/ghcache): callers sharing one identifier share a cache partition and a metric label.
 BUDGET_ID = "X-PROW-GHCACHE-TOKEN-BUDGET-IDENTIFIER"
 CACHE_MODE = "X-Cache-Mode"
+API_VERSION = "X-GitHub-Api-Version"
 
 # RFC 9110 §7.6.1 hop-by-hop headers, plus those a proxy must set itself.
 HOP_BY_HOP = frozenset(

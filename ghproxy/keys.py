@@ -7,7 +7,6 @@ sha256 of partition, method, normalised URL and Accept. Raw tokens never leave t
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import hdrs
 from multidict import CIMultiDictProxy
@@ -34,13 +33,17 @@ def partition(headers: CIMultiDictProxy[str]) -> str:
     return _sha256("auth\0" + (headers.get(hdrs.AUTHORIZATION) or ""))
 
 
-def normalise_target(path: str, query_string: str) -> str:
-    """Path plus query with parameters sorted by name (stable for repeated names); GitHub ignores their order."""
-    if not query_string:
+def normalise_target(path: str, raw_query: str) -> str:
+    """Path plus the raw query with its parameters sorted by name (stable for repeated names).
+
+    GitHub ignores parameter order. Pairs are compared as sent, never decoded, so two different encodings can
+    never collapse into one key.
+    """
+    if not raw_query:
         return path
-    pairs = parse_qsl(query_string, keep_blank_values=True)
-    pairs.sort(key=lambda kv: kv[0])
-    return f"{path}?{urlencode(pairs)}"
+    pairs = raw_query.split("&")
+    pairs.sort(key=lambda pair: pair.split("=", 1)[0])
+    return f"{path}?{'&'.join(pairs)}"
 
 
 def normalise_accept(accept: str | None) -> str:
@@ -53,9 +56,12 @@ def normalise_accept(accept: str | None) -> str:
 PARTITION_CHARS = 32  # 128 bits of the partition hash: enough to keep partitions apart, short in keys
 
 
-def cache_key(part: str, method: str, target: str, accept: str) -> str:
-    """`<partition>:<digest>`: tiers that keep partitions apart (Redis, disk tags) split on the colon."""
-    digest = _sha256(f"{part}\n{method}\n{target}\n{accept}")
+def cache_key(part: str, method: str, target: str, accept: str, api_version: str = "") -> str:
+    """`<partition>:<digest>`: tiers that keep partitions apart (Redis, disk tags) split on the colon.
+
+    `api_version` is the `X-GitHub-Api-Version` request header: GitHub may shape a response by it.
+    """
+    digest = _sha256(f"{part}\n{method}\n{target}\n{accept}\n{api_version}")
     return f"{part[:PARTITION_CHARS]}:{digest}"
 
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from cachetools import LRUCache
-from prometheus_client import CollectorRegistry, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -122,6 +122,25 @@ class Metrics:
             "Client requests refused by ghproxy itself, by status.",
             ("status",),
             r,
+        )
+        self.tier_operations = Counter(
+            "ghproxy_cache_tier_operations",
+            "Cache tier operations by tier, op (get, set, delete) and result (hit, miss, ok, error, skipped).",
+            ("tier", "op", "result"),
+            registry=r,
+        )
+        self.tier_seconds = Histogram(
+            "ghproxy_cache_tier_duration_seconds",
+            "Cache tier operation latency by tier and op.",
+            ("tier", "op"),
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
+        self.tier_available = Gauge(
+            "ghproxy_cache_tier_available",
+            "1 while a cache tier is in use, 0 while its circuit breaker skips it.",
+            ("tier",),
+            registry=r,
         )
         self.memory_bytes = Gauge("ghproxy_cache_memory_bytes", "Bytes held by the memory tier.", registry=r)
         self.memory_entries = Gauge("ghproxy_cache_memory_entries", "Entries held by the memory tier.", registry=r)

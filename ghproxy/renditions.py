@@ -9,10 +9,12 @@ from __future__ import annotations
 import gzip
 import zlib
 
+from aiohttp import hdrs
 from cachetools import LRUCache
 
+from ghproxy import headers as h
 from ghproxy.entry import Entry
-from ghproxy.rewrite import Rewriter
+from ghproxy.rewrite import Rewriter, is_json
 
 # Below this a body is sent as it is: gzip costs more than it saves on small JSON.
 GZIP_MIN_BYTES = 1024
@@ -29,9 +31,10 @@ def identity_of(entry: Entry) -> str:
     return f"crc:{zlib.crc32(entry.body):08x}:{entry.last_modified}"
 
 
-def render(body: bytes, rewriter: Rewriter, compress: bool) -> tuple[bytes, bool]:
-    """Rewrite URLs, then gzip when asked and worth it; the flag says whether the result is gzip."""
-    body = rewriter.body(body)
+def render(body: bytes, rewriter: Rewriter, compress: bool, json: bool) -> tuple[bytes, bool]:
+    """Rewrite URLs (JSON only), then gzip when asked and worth it; the flag says whether the result is gzip."""
+    if json:
+        body = rewriter.body(body)
     if compress and len(body) >= GZIP_MIN_BYTES:
         return gzip.compress(body, GZIP_LEVEL, mtime=0), True
     return body, False
@@ -50,6 +53,7 @@ class Renditions:
         hit = self._lru.get(rkey)
         if hit is not None:
             return hit
-        rendered = render(entry.body, rewriter, compress)
-        self._lru[rkey] = rendered
+        rendered = render(entry.body, rewriter, compress, is_json(h.get(entry.headers, hdrs.CONTENT_TYPE)))
+        if len(rendered[0]) + 64 <= self._lru.maxsize:  # larger than the whole memo: serve it, do not keep it
+            self._lru[rkey] = rendered
         return rendered

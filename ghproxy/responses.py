@@ -14,7 +14,7 @@ from multidict import CIMultiDict
 from ghproxy import headers as h
 from ghproxy.entry import Entry
 from ghproxy.renditions import render
-from ghproxy.rewrite import REWRITTEN_HEADERS, Rewriter
+from ghproxy.rewrite import REWRITTEN_HEADERS, Rewriter, is_json
 
 CHUNK = 64 * 1024
 log = logging.getLogger("ghproxy.relay")
@@ -35,19 +35,33 @@ def error(status: int, message: str, *, mode: str | None = None, extra: Iterable
     return web.Response(status=status, body=body, headers=headers)
 
 
-def decode_body(data: bytes, encoding: str | None) -> bytes:
-    """The identity body of an upstream answer; raises BadEncoding for unknown or corrupt encodings."""
-    if not encoding or encoding.lower() == "identity":
+class TooLarge(ValueError):
+    """A body that decodes to more than the limit."""
+
+
+def decode_body(data: bytes, encoding: str | None, limit: int) -> bytes:
+    """The identity body of an upstream answer, at most `limit` bytes once decoded.
+
+    Raises BadEncoding for unknown or corrupt encodings and TooLarge past the limit (a small gzip can hold a huge
+    body; the limit is on what would be stored).
+    """
+    enc = (encoding or "identity").lower()
+    if enc == "identity":
+        if len(data) > limit:
+            raise TooLarge
         return data
-    enc = encoding.lower()
+    if enc not in ("gzip", "x-gzip", "deflate"):
+        raise BadEncoding(f"unsupported Content-Encoding from upstream: {encoding}")
+    decoder = zlib.decompressobj(zlib.MAX_WBITS if enc == "deflate" else 16 + zlib.MAX_WBITS)
     try:
-        if enc in ("gzip", "x-gzip"):
-            return zlib.decompress(data, 16 + zlib.MAX_WBITS)
-        if enc == "deflate":
-            return zlib.decompress(data)
+        body = decoder.decompress(data, limit + 1)
     except zlib.error as exc:
         raise BadEncoding(f"corrupt {enc} body from upstream: {exc}") from exc
-    raise BadEncoding(f"unsupported Content-Encoding from upstream: {encoding}")
+    if len(body) > limit or decoder.unconsumed_tail:
+        raise TooLarge
+    if not decoder.eof:
+        raise BadEncoding(f"truncated {enc} body from upstream")
+    return body
 
 
 def _rewritten(pairs: Iterable[tuple[str, str]], rewriter: Rewriter) -> CIMultiDict[str]:
@@ -89,7 +103,8 @@ def from_buffered(
     """Relay a fully read upstream answer (identity body), URLs rewritten."""
     headers = _rewritten(h.passthrough_response_headers(upstream.headers.items()), rewriter)
     headers[h.CACHE_MODE] = mode
-    body, gzipped = render(body, rewriter, h.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING)))
+    compress = h.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING))
+    body, gzipped = render(body, rewriter, compress, is_json(upstream.headers.get(hdrs.CONTENT_TYPE)))
     if gzipped:
         headers[hdrs.CONTENT_ENCODING] = "gzip"
     if request.method == hdrs.METH_HEAD or upstream.status in (204, 304):
@@ -135,14 +150,26 @@ async def stream(
                 break
         if decoder is not None:
             await out.write(decoder.flush())
+    except ConnectionResetError:
+        # The client went away (aiohttp's ClientConnectionResetError is one): nobody is left to answer.
+        log.info("client went away while streaming")
+        return out
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, TimeoutError, zlib.error) as exc:
         # Headers are gone already: the only honest signal left is to cut the connection short.
         log.warning("upstream body broke off while streaming", extra={"error": exc.__class__.__name__})
-        if request.transport is not None:
-            request.transport.close()
+        _cut(request)
+        return out
+    if decoder is not None and not decoder.eof:
+        log.warning("upstream gzip stream ended early while streaming")
+        _cut(request)
         return out
     await out.write_eof()
     return out
+
+
+def _cut(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.close()
 
 
 def _client_takes(request: web.Request, encoding: str) -> bool:

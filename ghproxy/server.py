@@ -12,7 +12,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ghproxy import guard, responses
-from ghproxy.cache.memory import MemoryStore
+from ghproxy.cache.build import build_store, prune_periodically
+from ghproxy.cache.tiered import TieredStore
 from ghproxy.engine import Engine
 from ghproxy.metrics import CONTENT_TYPE, Metrics
 from ghproxy.settings import Settings
@@ -32,16 +33,11 @@ SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 READINESS = web.AppKey("readiness", Readiness)
 ENGINE = web.AppKey("engine", Engine)
-STORE = web.AppKey("store", MemoryStore)
+STORE = web.AppKey("store", TieredStore)
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    metrics = request.app[METRICS]
-    store = request.app.get(STORE)
-    if store is not None:
-        metrics.memory_bytes.set(store.bytes_used)
-        metrics.memory_entries.set(len(store))
-    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+    return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -76,10 +72,11 @@ def make_app(settings: Settings, metrics: Metrics | None = None, readiness: Read
     app[SETTINGS] = settings
     app[METRICS] = metrics or Metrics()
     app[READINESS] = readiness or Readiness()
-    store = MemoryStore(settings.memory_cache_bytes)
-    app[STORE] = store
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
+        store = build_store(settings, app[METRICS])
+        app[STORE] = store
+        pruner = asyncio.create_task(prune_periodically(store, settings.prune_interval))
         upstream = Upstream(
             settings.upstream, timeout=settings.request_timeout, connections=settings.upstream_connections
         )
@@ -88,6 +85,7 @@ def make_app(settings: Settings, metrics: Metrics | None = None, readiness: Read
         app[READINESS].ready = True
         yield
         app[READINESS].ready = False
+        pruner.cancel()
         await upstream.close()
         await store.close()
 
@@ -102,11 +100,9 @@ def make_app(settings: Settings, metrics: Metrics | None = None, readiness: Read
     return app
 
 
-def make_metrics_app(metrics: Metrics, store: MemoryStore | None = None) -> web.Application:
+def make_metrics_app(metrics: Metrics) -> web.Application:
     app = web.Application()
     app[METRICS] = metrics
-    if store is not None:
-        app[STORE] = store
     app.router.add_get("/metrics", _metrics)
     return app
 
@@ -129,13 +125,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async def start(application: web.Application, port: int, shutdown_timeout: float = 1.0) -> None:
         runner = web.AppRunner(application, shutdown_timeout=shutdown_timeout, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, settings.host, port, reuse_address=True).start()
+        await web.TCPSite(runner, settings.host, port, reuse_address=True, reuse_port=settings.reuse_port).start()
         runners.append(runner)
 
     # The main runner drains for up to --request-timeout, as Go ghproxy does on shutdown.
     await start(app, settings.port, shutdown_timeout=settings.request_timeout)
     if settings.metrics_port:
-        await start(make_metrics_app(metrics, app[STORE]), settings.metrics_port)
+        await start(make_metrics_app(metrics), settings.metrics_port)
     if settings.health_port:
         await start(make_health_app(readiness), settings.health_port)
     log.info(

@@ -19,6 +19,19 @@ class Settings:
     metrics_on_main_port: bool = True
     health_port: int = 8081
     log_level: str = "info"
+    # Disk tier: "" keeps the cache in memory only (the CLI defaults to ~/.cache/ghproxy).
+    cache_dir: str = ""
+    cache_size_gb: float = 1.0
+    cache_ttl: float = 86400.0
+    # Redis tier, shared by replicas: "" turns it off.
+    redis_address: str = ""
+    redis_username: str = ""
+    redis_password: str = ""
+    redis_ttl: float = 86400.0
+    redis_max_entry_mb: float = 2.0
+    prune_interval: float = 600.0
+    workers: int = 1
+    reuse_port: bool = False  # set for each of several workers sharing one port
 
     @property
     def max_entry_bytes(self) -> int:

@@ -41,6 +41,15 @@ def test_repeated_parameters_keep_their_order() -> None:
     assert keys.normalise_target("/x", "b=1&a=2&a=1") == "/x?a=2&a=1&b=1"
 
 
+def test_different_encodings_never_share_a_key() -> None:
+    assert keys.normalise_target("/x", "ref=%ff") != keys.normalise_target("/x", "ref=%fe")
+    assert keys.normalise_target("/x", "q=a+b") != keys.normalise_target("/x", "q=a%20b")
+
+
+def test_api_version_is_part_of_the_key() -> None:
+    assert keys.cache_key("p", "GET", "/x", "", "2022-11-28") != keys.cache_key("p", "GET", "/x", "", "")
+
+
 def test_accept_is_folded() -> None:
     assert keys.normalise_accept("Application/JSON ,  text/plain") == "application/json,text/plain"
     assert keys.normalise_accept(None) == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import io
@@ -77,10 +78,11 @@ class TestCaching:
         up = scripted(github_like(lambda r: b"{}"))
         proxy = start_proxy(up.url)
         _, h1, _ = await get(proxy.url + "/x", Authorization="token A")
-        status, headers, body = await get(proxy.url + "/x", Authorization="token A", If_None_Match=h1["ETag"])
+        weak = "W/" + h1["ETag"]
+        status, headers, body = await get(proxy.url + "/x", Authorization="token A", If_None_Match=f'"zzz", {weak}')
         assert (status, headers["X-Cache-Mode"], body) == (304, "REVALIDATED", b"")
-        # the client's validator was answered from the entry; upstream saw the proxy's own validator
-        assert up.seen[-1].headers["If-None-Match"] == h1["ETag"]
+        # the client's validator was answered from the entry; upstream saw exactly the proxy's stored one
+        assert up.seen[-1].headers.getall("If-None-Match") == [h1["ETag"]]
 
     async def test_bodyless_304_is_never_stored(self, scripted: MakeUpstream, start_proxy: StartProxy) -> None:
         up = scripted(github_like(lambda r: b'{"x": 1}'))
@@ -367,3 +369,69 @@ class TestHead:
                     assert (r.status, r.headers["X-Cache-Mode"]) == (200, "MISS")
         _, headers, body = await get(proxy.url + "/x", Authorization="token A")
         assert (headers["X-Cache-Mode"], body) == ("MISS", b"{}")
+
+
+class TestLimitsAndContent:
+    async def test_small_gzip_of_a_huge_body_is_not_stored(
+        self, scripted: MakeUpstream, start_proxy: StartProxy
+    ) -> None:
+        huge = b'{"a": "' + b"x" * (3 << 20) + b'"}'  # 3 MiB that gzips to a few KB
+        current = {"body": b'{"a": 1}'}
+        up = scripted(github_like(lambda r: current["body"]))
+        proxy = start_proxy(up.url, max_entry_mb=1.0)
+        _, headers, _ = await get(proxy.url + "/x", Authorization="token A")
+        assert headers["X-Cache-Mode"] == "MISS"
+        current["body"] = huge
+        for _ in range(2):
+            status, headers, raw = await get(proxy.url + "/x", Authorization="token A", Accept_Encoding="identity")
+            assert (status, headers["X-Cache-Mode"], raw) == (200, "NO-STORE", huge)
+        # the stale small entry was dropped: the last request went upstream without a validator
+        assert "If-None-Match" in up.seen[1].headers and "If-None-Match" not in up.seen[2].headers
+
+    async def test_big_rendered_body_is_served_even_when_too_big_to_memoise(
+        self, scripted: MakeUpstream, start_proxy: StartProxy
+    ) -> None:
+        body = b'{"a": "' + b"y" * (3 << 20) + b'"}'
+        up = scripted(github_like(lambda r: body))
+        proxy = start_proxy(up.url, memory_cache_mb=16.0)
+        for _ in range(2):
+            status, _, raw = await get(proxy.url + "/x", Authorization="token A", Accept_Encoding="identity")
+            assert (status, raw) == (200, body)
+
+    async def test_non_json_content_is_never_rewritten(self, scripted: MakeUpstream, start_proxy: StartProxy) -> None:
+        holder: dict[str, str] = {}
+
+        async def raw_file(request: web.Request) -> web.Response:
+            text = f"docs: {holder['url']}/repos/o/r\n".encode()
+            if request.headers.get("If-None-Match") == '"r"':
+                return web.Response(status=304, headers={"ETag": '"r"'})
+            return web.Response(body=text, headers={"ETag": '"r"', "Content-Type": "application/vnd.github.raw"})
+
+        up = scripted(raw_file)
+        holder["url"] = up.url
+        proxy = start_proxy(up.url)
+        for mode in ("MISS", "REVALIDATED"):
+            _, headers, raw = await get(proxy.url + "/repos/o/r/contents/README.md")
+            assert (headers["X-Cache-Mode"], raw) == (mode, f"docs: {up.url}/repos/o/r\n".encode())
+
+    async def test_client_leaving_mid_stream_is_quiet(
+        self, scripted: MakeUpstream, start_proxy: StartProxy, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        async def slow_archive(request: web.Request) -> web.StreamResponse:
+            resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+            await resp.prepare(request)
+            with contextlib.suppress(ConnectionResetError):  # the proxy hangs up once its client has gone
+                for _ in range(50):
+                    await resp.write(b"z" * 65536)
+                    await asyncio.sleep(0.02)
+                await resp.write_eof()
+            return resp
+
+        proxy = start_proxy(scripted(slow_archive).url)
+        async with aiohttp.ClientSession() as s, s.get(proxy.url + "/repos/o/r/tarball") as r:
+            await r.content.read(65536)
+        await asyncio.sleep(0.5)
+        assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]
+        _, _, metrics = await get(proxy.url + "/metrics")
+        assert b'ghcache_responses{mode="NO-STORE"' in metrics  # recorded although the client left
+        assert b"concurrent_outbound_requests 0.0" in metrics
