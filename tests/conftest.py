@@ -18,6 +18,8 @@ from ghproxy.server import make_app as make_proxy_app
 from ghproxy.settings import Settings
 from ghsim.app import make_app as make_sim_app
 from ghsim.config import SimConfig
+from tests.support.processes import start_proxy_process  # noqa: F401 - fixtures shared by every test package
+from tests.support.redis import redis_server, start_redis  # noqa: F401
 from tests.support.servers import AppFactory, ThreadedServer
 
 StartServer = Callable[[AppFactory], ThreadedServer]
