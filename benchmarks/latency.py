@@ -11,7 +11,8 @@ Phases, per upstream latency:
 - open loop at a fixed rate (default 500 req/s): latency percentiles direct and through the proxy; the proxy's
   added latency is the difference of medians (and of p99s);
 - closed loop (default 32 concurrent clients): requests/s direct and through the proxy, and their ratio.
-Requests cycle over a fixed set of GitHub paths with one token; the proxy is warmed first, so every proxied request
+ghproxy runs with its default tiers (memory in front of disk, in a temporary directory). Requests cycle over a fixed
+set of GitHub paths with one token; the proxy is warmed first, so every proxied request
 takes the revalidation path (a conditional request upstream, answered 304), and one second at the full rate is
 sent and discarded before measuring, so connection pools are open on both paths.
 """
@@ -28,6 +29,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -209,7 +211,11 @@ def run_one(upstream_ms: float, rate: float, concurrency: int, seconds: float) -
     sim_args += ["--no-secondary-limits", "--core-limit", "100000000"]
     proxy_args = [*console("ghproxy"), "--host", "127.0.0.1", "--port", str(proxy_port), "--upstream", sim_url]
     proxy_args += ["--metrics-port", "0", "--health-port", "0", "--log-level", "error"]
-    with process(sim_args, sim_url + "/_sim/ledger"), process(proxy_args, proxy_url + "/metrics"):
+    with (
+        tempfile.TemporaryDirectory(prefix="ghproxy-bench-") as cache_dir,
+        process(sim_args, sim_url + "/_sim/ledger"),
+        process([*proxy_args, "--cache-dir", cache_dir], proxy_url + "/metrics"),
+    ):
         asyncio.run(warm(proxy_url))
         asyncio.run(warm(sim_url))
         # one discarded second at the full rate each, so connection pools are open before anything is measured
