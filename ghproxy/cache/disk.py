@@ -24,6 +24,7 @@ below `MIN_SIZE_LIMIT` are refused. Processes that share a directory should shar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -227,9 +228,10 @@ def directory_bytes(directory: str | Path) -> int:
                     if item.is_dir(follow_symlinks=False):
                         stack.append(item.path)
                     else:
-                        total += item.stat(follow_symlinks=False).st_blocks * 512
+                        with contextlib.suppress(FileNotFoundError):  # culled while we walked
+                            total += item.stat(follow_symlinks=False).st_blocks * 512
         except FileNotFoundError:
-            continue  # removed by a concurrent cull while we walked
+            continue  # a directory emptied and removed by a cull while we walked
     return total
 
 
