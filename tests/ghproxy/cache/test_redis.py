@@ -13,11 +13,7 @@ from ghproxy.cache.redis import DEFAULT_PREFIX, RedisAddress, RedisStore, StoreU
 from ghproxy.entry import dumps
 from ghproxy.errors import ConfigError
 from tests.ghproxy.cache.contract import DIGEST, PART_A, PART_B, StoreContract, entry, key
-from tests.support.redis import RedisServer, StartRedis, redis_server, start_redis
-
-# Fixtures imported into this module's namespace, which is how pytest finds them; listed so the import is "used".
-# Once tests/conftest.py imports them for every package, these two lines can go.
-__all__ = ["redis_server", "start_redis"]
+from tests.support.redis import RedisServer, StartRedis
 
 MakeStore = Callable[..., RedisStore]
 
