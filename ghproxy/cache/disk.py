@@ -122,7 +122,7 @@ class DiskStore:
             eviction_policy="least-recently-stored",
             tag_index=True,
             sqlite_journal_size_limit=WAL_BYTES,
-            sqlite_wal_autocheckpoint=WAL_BYTES // 4096,
+            sqlite_wal_autocheckpoint=WAL_BYTES // 4096,  # in pages; SQLite's default page size
         )
         # diskcache keeps one SQLite connection per thread, closable only on that thread: close the one opened here
         # now, and give each worker a thread of its own so that `close` can reach every connection.
