@@ -148,6 +148,8 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
     ports = [p for p in (args.port, args.metrics_port, args.health_port) if p]
     if len(ports) != len(set(ports)):
         raise ConfigError("--port, --metrics-port and --health-port must differ (0 disables metrics or health)")
+    if args.cache_dir and args.cache_size_gb * 1024**3 < 4 * 1024**2:
+        raise ConfigError(f"--cache-sizeGB must be at least 0.004 (4 MiB) for the disk tier, got {args.cache_size_gb}")
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     password = ""

@@ -25,9 +25,19 @@ def build_store(settings: Settings, metrics: Metrics) -> TieredStore:
     if settings.cache_dir:
         from ghproxy.cache.disk import DiskMetrics, DiskStore
 
-        Path(settings.cache_dir).mkdir(parents=True, exist_ok=True)
-        tiers.append(DiskStore(settings.cache_dir, int(settings.cache_size_gb * GB), default_ttl=settings.cache_ttl))
-        metrics.registry.register(DiskMetrics(settings.cache_dir))
+        try:
+            Path(settings.cache_dir).mkdir(parents=True, exist_ok=True)
+            disk = DiskStore(settings.cache_dir, int(settings.cache_size_gb * GB), default_ttl=settings.cache_ttl)
+        except Exception as exc:
+            # A damaged database or an unwritable directory: serve from the other tiers rather than not at all.
+            log.error(
+                "disk tier unavailable; serving without it (fix or delete the directory and restart)",
+                extra={"cache_dir": settings.cache_dir, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            metrics.tier_available.labels("disk").set(0)
+        else:
+            tiers.append(disk)
+            metrics.registry.register(DiskMetrics(settings.cache_dir))
     if settings.redis_address:
         from ghproxy.cache.redis import RedisStore
 

@@ -167,6 +167,10 @@ class TestCommandLine:
             (["--upstream", "http://x?a=1"], "--upstream"),
             (["--log-level", "loud"], "--log-level"),
             (["--port", "9000", "--metrics-port", "9000"], "must differ"),
+            (["--cache-sizeGB", "0.001"], "at least 0.004"),
+            (["--workers", "0"], "--workers"),
+            (["--redis-address", "redis://"], "--redis-address .* no host"),
+            (["--redis-password-file", "/nonexistent/pw"], "cannot be read"),
         ],
     )
     def test_bad_config_is_a_clear_error(self, argv: list[str], fragment: str) -> None:

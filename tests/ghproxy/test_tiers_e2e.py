@@ -153,3 +153,17 @@ def test_workers_share_one_port_and_the_disk_tier(
     ]
     assert all(served), "both workers should have served requests"
     assert proxy.stop() == 0
+
+
+def test_a_damaged_disk_database_does_not_stop_the_proxy(
+    start_sim: StartSim, tmp_path: Path, start_proxy_process: StartProxyProcess
+) -> None:
+    sim = start_sim()
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    (cache_dir / "cache.db").write_bytes(b"this is not an SQLite database" * 100)
+    proxy = start_proxy_process(sim.url, "--cache-dir", str(cache_dir))
+    assert mode_of(proxy.url + PATH) == "MISS"
+    assert mode_of(proxy.url + PATH) == "REVALIDATED"  # the memory tier still works
+    assert "disk tier unavailable" in proxy.log()
+    assert 'ghproxy_cache_tier_available{tier="disk"} 0.0' in proxy.metrics()
