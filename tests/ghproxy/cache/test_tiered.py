@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from ghproxy.cache.base import Store
+from ghproxy.cache.disk import DiskStore
 from ghproxy.cache.memory import MemoryStore
+from ghproxy.cache.redis import RedisStore
 from ghproxy.cache.tiered import TieredStore
 from ghproxy.entry import Entry
 from ghproxy.metrics import Metrics
 from tests.ghproxy.cache.contract import StoreContract, entry, key
+from tests.support.redis import RedisServer
 
 
 class Switchable(MemoryStore):
@@ -105,3 +111,23 @@ async def test_refresh_rewrites_shared_tiers_only_now_and_then() -> None:
     await store.refresh(key(), entry(stored_at=3))
     await store.drain()
     assert (await lower.get(key())) == entry(stored_at=3)
+
+
+class TestTieredOverRealTiersContract(StoreContract):
+    """memory -> disk -> Redis, each on its real backend; corruption is planted in the lowest tier."""
+
+    @pytest.fixture
+    async def store(self, tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[TieredStore]:
+        self.server = redis_server
+        tiered = TieredStore(
+            [MemoryStore(64 << 20), DiskStore(tmp_path / "disk", 64 << 20), RedisStore(redis_server.url)]
+        )
+        yield tiered
+        await tiered.close()
+
+    async def corrupt(self, store: Store, key: str, data: bytes) -> None:
+        assert isinstance(store, TieredStore)
+        redis = store.tier("redis")
+        assert isinstance(redis, RedisStore)
+        with self.server.client() as raw:
+            raw.set(redis.redis_key(key), data)
