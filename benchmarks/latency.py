@@ -210,7 +210,7 @@ def run_one(upstream_ms: float, rate: float, concurrency: int, seconds: float) -
     sim_args = [*console("ghsim"), "--port", str(sim_port), "--latency-ms", str(upstream_ms)]
     sim_args += ["--no-secondary-limits", "--core-limit", "100000000"]
     proxy_args = [*console("ghproxy"), "--host", "127.0.0.1", "--port", str(proxy_port), "--upstream", sim_url]
-    proxy_args += ["--metrics-port", "0", "--health-port", "0", "--log-level", "error"]
+    proxy_args += ["--metrics-port", "0", "--health-port", "0", "--log-level", "error", "--secondary-limits=false"]
     with (
         tempfile.TemporaryDirectory(prefix="ghproxy-bench-") as cache_dir,
         process(sim_args, sim_url + "/_sim/ledger"),

@@ -112,6 +112,20 @@ def parser() -> argparse.ArgumentParser:
         default=d.workers,
         help="processes serving the same port (SO_REUSEPORT); each has its own memory tier and shares disk and Redis",
     )
+    g = p.add_argument_group("throttling (per token; Go ghproxy's flags keep their meaning)")
+    g.add_argument("--concurrency", type=int, default=d.concurrency, help="requests in flight per token (default 25)")
+    g.add_argument("--throttling-time-ms", type=float, default=0.0, help="spacing between non-GET requests")
+    g.add_argument("--get-throttling-time-ms", type=float, default=0.0, help="spacing between GET requests")
+    g.add_argument("--throttling-time-v4-ms", type=float, default=0.0, help="spacing between GraphQL requests")
+    g.add_argument("--throttling-max-delay-duration-seconds", type=float, default=d.throttling_max_delay_s,
+                   help="a request that would wait longer gets 429 at once")  # fmt: skip
+    g.add_argument("--throttling-max-delay-duration-v4-seconds", type=float, default=d.throttling_max_delay_v4_s)
+    g.add_argument("--secondary-limits", type=_bool, nargs="?", const=True, default=True,
+                   help="model GitHub's secondary limits (default true)")  # fmt: skip
+    g.add_argument("--points-per-minute", type=int, default=d.points_per_minute, help="REST points a minute (900)")
+    g.add_argument("--points-per-minute-v4", type=int, default=d.points_per_minute_v4, help="GraphQL points (2000)")
+    g.add_argument("--mutation-interval-seconds", type=float, default=d.mutation_interval_s,
+                   help="least time between mutative requests of a token (1)")  # fmt: skip
     p.add_argument("--metrics-port", type=_port, default=d.metrics_port, help="port for /metrics; 0 disables it")
     p.add_argument("--health-port", type=_port, default=d.health_port, help="port for /healthz; 0 disables it")
     p.add_argument(
@@ -150,6 +164,10 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
         raise ConfigError("--port, --metrics-port and --health-port must differ (0 disables metrics or health)")
     if args.cache_dir and args.cache_size_gb * 1024**3 < 4 * 1024**2:
         raise ConfigError(f"--cache-sizeGB must be at least 0.004 (4 MiB) for the disk tier, got {args.cache_size_gb}")
+    if args.concurrency < 1:
+        raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
+    if min(args.points_per_minute, args.points_per_minute_v4) < 20:
+        raise ConfigError("--points-per-minute and --points-per-minute-v4 must be at least 20")
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     password = ""
@@ -174,6 +192,16 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
         redis_ttl=args.redis_ttl,
         redis_max_entry_mb=args.redis_max_entry_mb,
         workers=args.workers,
+        concurrency=args.concurrency,
+        throttling_time_ms=args.throttling_time_ms,
+        get_throttling_time_ms=args.get_throttling_time_ms,
+        throttling_time_v4_ms=args.throttling_time_v4_ms,
+        throttling_max_delay_s=args.throttling_max_delay_duration_seconds,
+        throttling_max_delay_v4_s=args.throttling_max_delay_duration_v4_seconds,
+        secondary_limits=args.secondary_limits,
+        points_per_minute=args.points_per_minute,
+        points_per_minute_v4=args.points_per_minute_v4,
+        mutation_interval_s=args.mutation_interval_seconds,
         upstream=args.upstream.rstrip("/"),
         host=args.host,
         port=args.port,

@@ -108,6 +108,29 @@ class Metrics:
             buckets=OVERHEAD_BUCKETS,
             registry=r,
         )
+        self.wait_duration = Histogram(
+            "github_request_wait_duration_seconds",
+            "Time requests waited in ghproxy's throttle before going to GitHub.",
+            ("token_hash", "request_type", "api"),
+            buckets=(0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, float("inf")),
+            registry=r,
+        )
+        self.pending_outbound = Gauge(
+            "pending_outbound_requests", "Requests waiting in the throttle for their turn.", registry=r
+        )
+        self.throttle_refusals = Counter(
+            "ghproxy_throttle_refusals",
+            "Requests answered by the throttle without going to GitHub, by reason (max-delay, concurrency, "
+            "secondary: GitHub's secondary limit is in force, primary: the token's rate limit is exhausted).",
+            ("token_hash", "reason"),
+            registry=r,
+        )
+        self.stale_served = Counter(
+            "ghproxy_stale_responses",
+            "Stored GETs served without revalidation because GitHub blocks the token for now.",
+            ("token_hash", "reason"),
+            registry=r,
+        )
         self.concurrent_outbound = Gauge(
             "concurrent_outbound_requests", "Requests to GitHub in flight now.", registry=r
         )

@@ -17,6 +17,7 @@ from ghproxy.cache.tiered import TieredStore
 from ghproxy.engine import Engine
 from ghproxy.metrics import CONTENT_TYPE, Metrics
 from ghproxy.settings import Settings
+from ghproxy.throttle.driver import LocalBudgets, Throttle
 from ghproxy.upstream import Upstream, parse_upstream
 
 log = logging.getLogger("ghproxy")
@@ -81,7 +82,9 @@ def make_app(settings: Settings, metrics: Metrics | None = None, readiness: Read
             settings.upstream, timeout=settings.request_timeout, connections=settings.upstream_connections
         )
         await upstream.start()
-        app[ENGINE] = Engine(settings, store, upstream, app[METRICS])
+        limits = settings.limits()
+        throttle = Throttle(LocalBudgets(limits), limits, settings.concurrency, app[METRICS])
+        app[ENGINE] = Engine(settings, store, upstream, app[METRICS], throttle)
         app[READINESS].ready = True
         yield
         app[READINESS].ready = False

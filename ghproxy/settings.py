@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ghproxy.throttle.model import Limits
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -31,7 +33,32 @@ class Settings:
     redis_max_entry_mb: float = 2.0
     prune_interval: float = 600.0
     workers: int = 1
+    # Throttle (Go ghproxy's flags, plus the model of GitHub's secondary limits, on by default).
+    concurrency: int = 25
+    throttling_time_ms: float = 0.0
+    get_throttling_time_ms: float = 0.0
+    throttling_time_v4_ms: float = 0.0
+    throttling_max_delay_s: float = 30.0
+    throttling_max_delay_v4_s: float = 30.0
+    secondary_limits: bool = True
+    points_per_minute: int = 900
+    points_per_minute_v4: int = 2000
+    mutation_interval_s: float = 1.0
     reuse_port: bool = False  # set for each of several workers sharing one port
+
+    def limits(self) -> Limits:
+        v4 = self.throttling_time_v4_ms or self.throttling_time_ms  # Go: v4 falls back to throttling-time-ms
+        return Limits(
+            secondary=self.secondary_limits,
+            points_per_minute=self.points_per_minute,
+            points_per_minute_v4=self.points_per_minute_v4,
+            mutation_interval=self.mutation_interval_s,
+            get_spacing=self.get_throttling_time_ms / 1000,
+            write_spacing=self.throttling_time_ms / 1000,
+            v4_spacing=v4 / 1000,
+            max_delay=self.throttling_max_delay_s,
+            max_delay_v4=self.throttling_max_delay_v4_s,
+        )
 
     @property
     def max_entry_bytes(self) -> int:
