@@ -112,6 +112,12 @@ def parser() -> argparse.ArgumentParser:
         default=d.workers,
         help="processes serving the same port (SO_REUSEPORT); each has its own memory tier and shares disk and Redis",
     )
+    p.add_argument(
+        "--coalesce-window-ms",
+        type=float,
+        default=d.coalesce_window_ms,
+        help="identical GETs arriving this long after a shared answer landed still share it (0: in flight only)",
+    )
     g = p.add_argument_group("throttling (per token; Go ghproxy's flags keep their meaning)")
     g.add_argument("--concurrency", type=int, default=d.concurrency, help="requests in flight per token (default 25)")
     g.add_argument("--throttling-time-ms", type=float, default=0.0, help="spacing between non-GET requests")
@@ -193,6 +199,7 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
         redis_max_entry_mb=args.redis_max_entry_mb,
         workers=args.workers,
         concurrency=args.concurrency,
+        coalesce_window_ms=args.coalesce_window_ms,
         throttling_time_ms=args.throttling_time_ms,
         get_throttling_time_ms=args.get_throttling_time_ms,
         throttling_time_v4_ms=args.throttling_time_v4_ms,

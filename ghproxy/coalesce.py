@@ -1,6 +1,7 @@
 """Identical concurrent GETs share one upstream exchange.
 
-The exchange runs as a task of its own, so the client that started it can go away without cancelling it for the
+Requests that arrive while an identical one is in flight (or within a short window after its answer landed) wait
+for it instead of going upstream themselves. The exchange runs as a task of its own, so the client that started it can go away without cancelling it for the
 others. Flights are keyed by the cache key plus a hash of the requester's own `Authorization`: callers that share a
 budget identifier (and so a cache partition) but hold different tokens never share an answer GitHub gave another token.
 """
@@ -9,20 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 
-from ghproxy.exchange import Result, Streaming
+from ghproxy.exchange import Result, Served, Streaming
 
 
 class Flights:
-    def __init__(self) -> None:
+    """In-flight exchanges by flight key; a served answer stays joinable for `window` seconds after it lands.
+
+    The window exists because a burst is not instantaneous: parsing a thousand identical requests takes the proxy
+    longer than GitHub takes to answer the first, and without it the tail of the burst would each go upstream
+    again. GitHub marks these answers cacheable for 60 s (`max-age=60`); the window is a fraction of a second.
+    """
+
+    def __init__(self, window: float = 0.5) -> None:
+        self.window = window
         self._flights: dict[str, asyncio.Task[Result]] = {}
+        self._landed_at: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._flights)
 
     def joinable(self, key: str) -> asyncio.Task[Result] | None:
-        return self._flights.get(key)
+        task = self._flights.get(key)
+        if task is None or not task.done():
+            return task
+        if time.monotonic() - self._landed_at.get(key, 0.0) <= self.window and _shareable_after_landing(task):
+            return task
+        self._forget(key, task)
+        return None
 
     def start(self, key: str, exchange: Callable[[], Awaitable[Result]]) -> asyncio.Task[Result]:
         task: asyncio.Task[Result] = asyncio.ensure_future(exchange())
@@ -31,8 +48,23 @@ class Flights:
         return task
 
     def _landed(self, key: str, task: asyncio.Task[Result]) -> None:
+        if self._flights.get(key) is not task:
+            return
+        if self.window > 0 and _shareable_after_landing(task):
+            self._landed_at[key] = time.monotonic()
+            asyncio.get_running_loop().call_later(self.window, self._forget, key, task)
+        else:
+            self._forget(key, task)
+
+    def _forget(self, key: str, task: asyncio.Task[Result]) -> None:
         if self._flights.get(key) is task:
             del self._flights[key]
+            self._landed_at.pop(key, None)
+
+
+def _shareable_after_landing(task: asyncio.Task[Result]) -> bool:
+    """Only a served answer is shared after landing (never an error, never a stream someone is reading)."""
+    return not task.cancelled() and task.exception() is None and isinstance(task.result(), Served)
 
 
 async def wait(task: asyncio.Task[Result]) -> Result:

@@ -51,7 +51,7 @@ class Engine:
         self.store = store
         self.metrics = metrics
         self.exchanger = Exchanger(settings, store, upstream, metrics, throttle)
-        self.flights = coalesce.Flights()
+        self.flights = coalesce.Flights(settings.coalesce_window_ms / 1000)
         self.renditions = Renditions(settings.memory_cache_bytes // 8)
         self._upstream_base = str(upstream.base)
 

@@ -22,7 +22,7 @@ from ghproxy.policy import Action, Kind, Mode
 from ghproxy.rewrite import is_json
 from ghproxy.settings import Settings
 from ghproxy.throttle import model
-from ghproxy.throttle.driver import Throttle
+from ghproxy.throttle.driver import Admitted, Throttle
 from ghproxy.upstream import BodyArg, Upstream
 
 STALE = "STALE"  # X-Cache-Mode: stored, served without revalidation because GitHub blocks the token for now
@@ -100,6 +100,12 @@ class Exchanger:
         admitted = await self.throttle.admit(call.throttle_key, call.token_hash, request)
         if isinstance(admitted, model.Blocked | model.Refuse):
             return self._held(call, admitted)
+        try:
+            return await self._exchange(call, request, admitted)
+        finally:
+            await admitted.done()  # idempotent: normally done as soon as the answer's headers are in
+
+    async def _exchange(self, call: Call, request: model.Request, admitted: Admitted) -> Result:
         sent = time.monotonic()
         self.metrics.concurrent_outbound.inc()
         try:
@@ -108,7 +114,6 @@ class Exchanger:
             return self._failed(call, exc, sent)
         finally:
             self.metrics.concurrent_outbound.dec()
-            admitted.release()
         keep_open = False
         try:
             call.timings["upstream_wait"] = time.monotonic() - sent
@@ -122,6 +127,7 @@ class Exchanger:
             elif h.rate_limit(upstream.headers) is not None:
                 lower = {k.lower(): v for k, v in upstream.headers.items()}
                 await self.throttle.learn(call.throttle_key, request, upstream.status, lower, b"")
+            await admitted.done()  # learnt first, so the next mutation sees a block GitHub just announced
             settled = policy.settle(
                 call.plan, call.method, upstream.status, upstream.headers.items(), call.entry is not None
             )

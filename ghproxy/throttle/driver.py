@@ -2,6 +2,7 @@
 
 Waiting is a plain cancellable sleep, so a client that goes away leaves the queue at once. Concurrency per token is
 bounded by a semaphore (`--concurrency`, as in Go ghproxy); time spent waiting for it counts against the max delay.
+Mutations of one token go out one at a time, each spaced from the previous one's answer (`model.mutation_finished`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Budgets(Protocol):
 
     async def decide(self, token: str, r: Request, now: float) -> Decision: ...
 
+    async def finished(self, token: str, r: Request, now: float) -> None:
+        """The request's answer arrived (mutations are spaced from their answers)."""
+
     async def learn(
         self, token: str, r: Request, status: int, headers: dict[str, str], body: bytes, now: float
     ) -> None:
@@ -48,6 +52,10 @@ class LocalBudgets:
             self._budgets[token] = decision.budget
         return decision
 
+    async def finished(self, token: str, r: Request, now: float) -> None:
+        if r.mutative:
+            self._budgets[token] = model.mutation_finished(self.budget(token), now, self.limits)
+
     async def learn(
         self, token: str, r: Request, status: int, headers: dict[str, str], body: bytes, now: float
     ) -> None:
@@ -57,15 +65,30 @@ class LocalBudgets:
             self._budgets[token] = after
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admitted:
-    """A request may go now; `release()` when its upstream exchange is over."""
+    """A request may go now; `done()` when its answer arrived (or it failed)."""
 
+    throttle: Throttle
+    token: str
+    request: Request
     semaphore: asyncio.Semaphore
+    mutation_lock: asyncio.Lock | None
     waited: float
+    finished: bool = False
 
-    def release(self) -> None:
+    async def done(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
         self.semaphore.release()
+        try:
+            await self.throttle.budgets.finished(self.token, self.request, time.time())
+        except Exception as exc:  # a shared store that failed must not fail the answer
+            log.warning("recording a finished request failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            if self.mutation_lock is not None:
+                self.mutation_lock.release()
 
 
 class Throttle:
@@ -75,23 +98,54 @@ class Throttle:
         self.concurrency = concurrency
         self.metrics = metrics
         self._slots: LRUCache[str, asyncio.Semaphore] = LRUCache(maxsize=100_000)
+        self._mutation_locks: LRUCache[str, asyncio.Lock] = LRUCache(maxsize=100_000)
 
     async def admit(self, token: str, token_label: str, r: Request) -> Admitted | Refuse | Blocked:
         """Wait for this request's turn; a refusal or block comes back at once instead."""
         started = time.time()
-        decision = await self.budgets.decide(token, r, started)
+        max_delay = self.limits.max_delay_v4 if r.api is model.Api.GRAPHQL else self.limits.max_delay
+        lock: asyncio.Lock | None = None
+        if r.mutative and self.limits.secondary:
+            lock = self._mutation_locks.get(token)
+            if lock is None:
+                lock = self._mutation_locks[token] = asyncio.Lock()
+            self.metrics.pending_outbound.inc()
+            try:
+                await asyncio.wait_for(lock.acquire(), timeout=max_delay)
+            except TimeoutError:
+                self.metrics.throttle_refusals.labels(token_label, "max-delay").inc()
+                return Refuse(retry_after=max(1.0, self.limits.mutation_interval))
+            finally:
+                self.metrics.pending_outbound.dec()
+        try:
+            admitted = await self._admit(token, token_label, r, started, max_delay, lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        if lock is not None and not isinstance(admitted, Admitted):
+            lock.release()
+        return admitted
+
+    async def _admit(
+        self, token: str, token_label: str, r: Request, started: float, max_delay: float, lock: asyncio.Lock | None
+    ) -> Admitted | Refuse | Blocked:
+        decision = await self.budgets.decide(token, r, time.time())
         if isinstance(decision, Refuse | Blocked):
             reason = decision.reason if isinstance(decision, Blocked) else "max-delay"
             self.metrics.throttle_refusals.labels(token_label, reason).inc()
             return decision
+        if decision.start_at - started > max_delay:
+            self.metrics.throttle_refusals.labels(token_label, "max-delay").inc()
+            return Refuse(retry_after=decision.start_at - started)
         self.metrics.pending_outbound.inc()
         try:
-            if decision.start_at > started:
-                await asyncio.sleep(decision.start_at - started)
+            delay = decision.start_at - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
             slots = self._slots.get(token)
             if slots is None:
                 slots = self._slots[token] = asyncio.Semaphore(self.concurrency)
-            max_delay = self.limits.max_delay_v4 if r.api is model.Api.GRAPHQL else self.limits.max_delay
             remaining = max_delay - (time.time() - started)
             try:
                 await asyncio.wait_for(slots.acquire(), timeout=max(0.0, remaining))
@@ -104,7 +158,7 @@ class Throttle:
         self.metrics.wait_duration.labels(token_label, "mutation" if r.mutative else "read", r.api.value).observe(
             waited
         )
-        return Admitted(slots, waited)
+        return Admitted(self, token, r, slots, lock, waited)
 
     async def learn(self, token: str, r: Request, status: int, headers: dict[str, str], body: bytes) -> None:
         try:

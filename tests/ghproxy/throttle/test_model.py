@@ -7,7 +7,18 @@ from dataclasses import replace
 
 import pytest
 
-from ghproxy.throttle.model import Api, Blocked, Budget, Go, Limits, Refuse, admit, after_answer, classify
+from ghproxy.throttle.model import (
+    Api,
+    Blocked,
+    Budget,
+    Go,
+    Limits,
+    Refuse,
+    admit,
+    after_answer,
+    classify,
+    mutation_finished,
+)
 
 GET = classify("GET", "/repos/o/r/pulls")
 REVALIDATE = classify("GET", "/repos/o/r/pulls", conditional=True)
@@ -76,15 +87,22 @@ class TestMutations:
 
     def test_spaced_by_one_second(self) -> None:
         starts = run([POST] * 10, Limits())
-        assert [round(b - a, 6) for a, b in itertools.pairwise(starts)] == [1.03] * 9  # 3% margin for jitter
+        assert [round(b - a, 6) for a, b in itertools.pairwise(starts)] == [1.0] * 9
 
     def test_reads_are_not_held_behind_mutations(self) -> None:
         b = admit(Budget(), POST, 1000, Limits())
         assert isinstance(b, Go)
         b = admit(b.budget, POST, 1000, Limits())
-        assert isinstance(b, Go) and b.start_at == pytest.approx(1001.03)
+        assert isinstance(b, Go) and b.start_at == pytest.approx(1001.0)
         read = admit(b.budget, GET, 1000, Limits())
         assert isinstance(read, Go) and read.start_at == 1000
+
+    def test_spacing_counts_from_the_answer(self) -> None:
+        d = admit(Budget(), POST, 1000, Limits())
+        assert isinstance(d, Go)
+        b = mutation_finished(d.budget, 1000.4, Limits())  # the answer took 0.4 s
+        nxt = admit(b, POST, 1000.5, Limits())
+        assert isinstance(nxt, Go) and nxt.start_at == pytest.approx(1001.4)
 
     def test_content_creation_eighty_a_minute(self) -> None:
         starts = run([COMMENT] * 160, Limits(mutation_interval=0.0, max_delay=1e9))

@@ -1,0 +1,135 @@
+"""Coalescing and throttling in a running ghproxy in front of ghsim, judged by ghsim's ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+
+import aiohttp
+
+from tests.conftest import StartProxy, StartSim
+from tests.support.processes import StartProxyProcess
+
+TOKEN = "sim_ci-robot"
+AUTH = {"Authorization": f"token {TOKEN}"}
+
+
+async def test_a_thousand_identical_gets_make_one_upstream_request(
+    start_sim: StartSim, start_proxy: StartProxy
+) -> None:
+    sim = start_sim(latency_ms=50)
+    proxy = start_proxy(sim.url)
+    path = "/repos/org0/repo0/pulls/1"
+    # 1,000 connections opened first, then every request written at once: a Python HTTP client could not put
+    # 1,000 requests in flight within ghsim's 50 ms, raw sockets can.
+    conns = [await asyncio.open_connection("127.0.0.1", proxy.port) for _ in range(1000)]
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {TOKEN}\r\n\r\n".encode()
+    for _, writer in conns:
+        writer.write(request)
+
+    async def answer(reader: asyncio.StreamReader) -> tuple[int, str, bytes]:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        fields = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        body = await reader.readexactly(int(fields["content-length"]))
+        return int(lines[0].split()[1]), fields["x-cache-mode"], body
+
+    results = await asyncio.gather(*(answer(reader) for reader, _ in conns))
+    for _, writer in conns:
+        writer.close()
+    assert {status for status, _, _ in results} == {200}
+    assert len({body for _, _, body in results}) == 1
+    modes = [mode for _, mode, _ in results]
+    assert modes.count("MISS") == 1 and modes.count("COALESCED") == 999, collections.Counter(modes)
+    seen = [r for r in await asyncio.to_thread(sim.requests) if r["path"] == path]
+    assert len(seen) == 1
+
+
+async def test_coalescing_never_shares_across_tokens(start_sim: StartSim, start_proxy: StartProxy) -> None:
+    """Same budget identifier (one cache partition), different tokens: each token gets its own answer."""
+    sim = start_sim(latency_ms=50)
+    proxy = start_proxy(sim.url)
+    budget = {"X-PROW-GHCACHE-TOKEN-BUDGET-IDENTIFIER": "shared"}
+    async with aiohttp.ClientSession(headers=budget) as s:
+
+        async def one(token: str) -> tuple[int, dict[str, object]]:
+            async with s.get(proxy.url + "/repos/org0/repo2", headers={"Authorization": f"token {token}"}) as r:
+                return r.status, await r.json()
+
+        (a, body_a), (e, _) = await asyncio.gather(one("sim_alice"), one("sim_erin"))
+    assert (a, e) == (200, 404)  # erin may not read the private repo, even in the same instant as alice
+    assert body_a["private"] is True
+
+
+async def test_an_upstream_error_reaches_every_follower(start_proxy: StartProxy) -> None:
+    from tests.support.servers import free_port
+
+    proxy = start_proxy(f"http://127.0.0.1:{free_port()}")
+    async with aiohttp.ClientSession() as s:
+
+        async def one() -> int:
+            async with s.get(proxy.url + "/repos/o/r") as r:
+                return r.status
+
+        assert set(await asyncio.gather(*(one() for _ in range(20)))) == {502}
+
+
+async def test_the_starter_going_away_does_not_cancel_the_shared_fetch(
+    start_sim: StartSim, start_proxy: StartProxy
+) -> None:
+    sim = start_sim(latency_ms=300)
+    proxy = start_proxy(sim.url)
+    path = proxy.url + "/repos/org0/repo0/pulls/2"
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+        starter = asyncio.ensure_future(s.get(path))
+        await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession(headers=AUTH) as s2:
+            follower = asyncio.ensure_future(s2.get(path))
+            await asyncio.sleep(0.05)
+            starter.cancel()  # the first client hangs up
+            resp = await follower
+            assert (resp.status, resp.headers["X-Cache-Mode"]) == (200, "COALESCED")
+            await resp.read()
+
+
+async def test_burst_of_reads_and_mutations_never_hits_a_secondary_limit(
+    start_sim: StartSim, start_proxy: StartProxy
+) -> None:
+    """20 clients, 2,000 GETs and 200 mutations on one token. ghsim enforces GitHub's secondary limits, scaled 20x
+    faster so the test takes seconds (the benchmark runs them at GitHub's real values); the proxy is told the same."""
+    interval, per_minute = 0.05, 18_000
+    sim = start_sim(min_mutation_interval_s=interval, points_per_minute=per_minute, core_limit=1_000_000)
+    proxy = start_proxy(sim.url, mutation_interval_s=interval, points_per_minute=per_minute)
+    gets = [f"/repos/org0/repo{r}/issues/{n}" for r in range(2) for n in range(9, 17)]
+    work: list[tuple[str, str]] = [("GET", gets[i % len(gets)]) for i in range(2000)]
+    work[::11] = [("POST", "/repos/org0/repo0/issues/9/labels")] * len(work[::11])
+    work = work[:2000] + [("POST", "/repos/org0/repo1/issues/10/labels")] * (200 - len(work[::11]))
+    mutations = sum(1 for m, _ in work if m == "POST")
+    assert mutations == 200
+    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    for item in work:
+        queue.put_nowait(item)
+    statuses: list[int] = []
+    mutation_done: list[float] = []
+    started = time.monotonic()
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+
+        async def client() -> None:
+            while not queue.empty():
+                method, path = queue.get_nowait()
+                data = json.dumps({"labels": ["kind/bug"]}) if method == "POST" else None
+                async with s.request(method, proxy.url + path, data=data) as r:
+                    await r.read()
+                    statuses.append(r.status)
+                    if method == "POST":
+                        mutation_done.append(time.monotonic() - started)
+
+        await asyncio.gather(*(client() for _ in range(20)))
+    ledger = (await asyncio.to_thread(sim.ledger))["totals"]
+    assert ledger["secondary_limited"] == 0
+    assert set(statuses) <= {200, 201}
+    # the rate the limits allow: one mutation per interval, and the points (GET 1, mutation 5) per minute
+    allowed = max(mutations * interval, (2000 + 5 * mutations) / per_minute * 60)
+    assert mutation_done[-1] <= allowed / 0.9 + 0.5, (mutation_done[-1], allowed)
