@@ -10,7 +10,6 @@ import time
 import aiohttp
 
 from tests.conftest import StartProxy, StartSim
-from tests.support.processes import StartProxyProcess
 
 TOKEN = "sim_ci-robot"
 AUTH = {"Authorization": f"token {TOKEN}"}
@@ -133,3 +132,56 @@ async def test_burst_of_reads_and_mutations_never_hits_a_secondary_limit(
     # the rate the limits allow: one mutation per interval, and the points (GET 1, mutation 5) per minute
     allowed = max(mutations * interval, (2000 + 5 * mutations) / per_minute * 60)
     assert mutation_done[-1] <= allowed / 0.9 + 0.5, (mutation_done[-1], allowed)
+
+
+async def test_secondary_limit_answer_holds_the_token_and_serves_stored_gets(
+    start_sim: StartSim, start_proxy: StartProxy
+) -> None:
+    # ghsim refuses a second mutation within 10 s, with retry-after: 5; the proxy's own model is off, so GitHub's
+    # answer is what it must react to
+    sim = start_sim(min_mutation_interval_s=10, secondary_retry_after_s=5)
+    proxy = start_proxy(sim.url, secondary_limits=False, coalesce_window_ms=0)
+    stored = "/repos/org0/repo0/issues/11"  # not the issue the mutations change
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+        async with s.get(proxy.url + stored) as r:
+            assert r.headers["X-Cache-Mode"] == "MISS"
+        labels = {"labels": ["kind/bug"]}
+        async with s.post(proxy.url + "/repos/org0/repo0/issues/9/labels", json=labels) as r:
+            assert r.status == 200
+        async with s.post(proxy.url + "/repos/org0/repo0/issues/9/labels", json=labels) as r:
+            assert r.status == 403 and r.headers["retry-after"] == "5"
+        blocked_at = time.time()
+        async with s.get(proxy.url + stored) as r:
+            assert (r.status, r.headers["X-Cache-Mode"]) == (200, "STALE")
+            assert r.headers["Warning"] == '110 - "Response is Stale"'
+        async with s.get(proxy.url + "/repos/org0/repo0/issues/10") as r:
+            assert (r.status, r.headers["X-Cache-Mode"]) == (429, "THROTTLED")
+            assert 1 <= int(r.headers["Retry-After"]) <= 5
+        await asyncio.sleep(max(0.0, blocked_at + 5.2 - time.time()))
+        async with s.get(proxy.url + stored) as r:
+            assert (r.status, r.headers["X-Cache-Mode"]) == (200, "REVALIDATED")
+    log = await asyncio.to_thread(sim.requests)
+    refused_at = next(r["t"] for r in log if r["secondary_limited"])
+    after = [r["t"] for r in log if r["t"] > refused_at]
+    assert after and min(after) >= refused_at + 5  # nothing went upstream for this token in those 5 s
+
+
+async def test_exhausted_token_is_held_until_reset(start_sim: StartSim, start_proxy: StartProxy) -> None:
+    sim = start_sim(core_limit=3)
+    proxy = start_proxy(sim.url, coalesce_window_ms=0)
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+        for n in (9, 10, 11):  # three charged requests: the third answer says remaining 0
+            async with s.get(proxy.url + f"/repos/org0/repo0/issues/{n}") as r:
+                assert r.status == 200
+        before = (await asyncio.to_thread(sim.ledger, TOKEN))["requests"]
+        async with s.get(proxy.url + "/repos/org0/repo0/issues/9") as r:
+            assert (r.status, r.headers["X-Cache-Mode"]) == (200, "STALE")
+            assert "Warning" in r.headers
+        async with s.get(proxy.url + "/repos/org0/repo0/issues/12") as r:
+            body = await r.json()
+            assert (r.status, r.headers["X-Cache-Mode"], r.headers["X-RateLimit-Remaining"]) == (403, "THROTTLED", "0")
+            assert int(r.headers["X-RateLimit-Reset"]) > time.time()
+            assert "rate limit" in body["message"]
+        async with s.post(proxy.url + "/repos/org0/repo0/issues/9/comments", json={"body": "hi"}) as r:
+            assert (r.status, r.headers["X-Cache-Mode"]) == (403, "THROTTLED")
+    assert (await asyncio.to_thread(sim.ledger, TOKEN))["requests"] == before  # nothing forwarded
