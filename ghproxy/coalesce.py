@@ -17,14 +17,14 @@ from ghproxy.exchange import Result, Served, Streaming
 
 
 class Flights:
-    """In-flight exchanges by flight key; a served answer stays joinable for `window` seconds after it lands.
+    """In-flight exchanges by flight key; optionally a served answer stays joinable `window` seconds after it lands.
 
-    The window exists because a burst is not instantaneous: parsing a thousand identical requests takes the proxy
-    longer than GitHub takes to answer the first, and without it the tail of the burst would each go upstream
-    again. GitHub marks these answers cacheable for 60 s (`max-age=60`); the window is a fraction of a second.
+    The window (`--coalesce-window-ms`, off by default, so every reuse is revalidated) is for bursts longer than
+    GitHub's answer time: without it, the tail of a burst revalidates again (free, but one request each). GitHub
+    marks these answers cacheable for 60 s (`max-age=60`).
     """
 
-    def __init__(self, window: float = 0.5) -> None:
+    def __init__(self, window: float = 0.0) -> None:
         self.window = window
         self._flights: dict[str, asyncio.Task[Result]] = {}
         self._landed_at: dict[str, float] = {}

@@ -140,7 +140,7 @@ async def test_secondary_limit_answer_holds_the_token_and_serves_stored_gets(
     # ghsim refuses a second mutation within 10 s, with retry-after: 5; the proxy's own model is off, so GitHub's
     # answer is what it must react to
     sim = start_sim(min_mutation_interval_s=10, secondary_retry_after_s=5)
-    proxy = start_proxy(sim.url, secondary_limits=False, coalesce_window_ms=0)
+    proxy = start_proxy(sim.url, secondary_limits=False)
     stored = "/repos/org0/repo0/issues/11"  # not the issue the mutations change
     async with aiohttp.ClientSession(headers=AUTH) as s:
         async with s.get(proxy.url + stored) as r:
@@ -168,7 +168,7 @@ async def test_secondary_limit_answer_holds_the_token_and_serves_stored_gets(
 
 async def test_exhausted_token_is_held_until_reset(start_sim: StartSim, start_proxy: StartProxy) -> None:
     sim = start_sim(core_limit=3)
-    proxy = start_proxy(sim.url, coalesce_window_ms=0)
+    proxy = start_proxy(sim.url)
     async with aiohttp.ClientSession(headers=AUTH) as s:
         for n in (9, 10, 11):  # three charged requests: the third answer says remaining 0
             async with s.get(proxy.url + f"/repos/org0/repo0/issues/{n}") as r:
