@@ -39,7 +39,10 @@ from pathlib import Path
 
 import aiohttp
 
-TOKEN = "sim_ci-robot"
+# 50 tokens x 10 paths, sent in rotation: a key comes round again only after 500 requests (a second at 500/s), so
+# no two identical requests are in flight together and every proxied request takes the revalidation path rather
+# than being coalesced.
+TOKENS = tuple(f"bench-{i}" for i in range(50))
 PATHS = (
     "/repos/org0/repo0",
     "/repos/org0/repo0/pulls?state=open",
@@ -52,6 +55,7 @@ PATHS = (
     "/repos/org0/repo1/collaborators",
     "/orgs/org0/members",
 )
+KEYS = tuple((path, token) for token in TOKENS for path in PATHS)
 
 
 @dataclass
@@ -125,17 +129,18 @@ def percentiles(samples: list[float], errors: int) -> Percentiles:
 
 async def open_loop(base: str, rate: float, seconds: float) -> tuple[list[float], int, dict[str, int]]:
     """Send at a fixed rate regardless of answers (no coordinated omission); latency from the scheduled time."""
-    headers = {"Authorization": f"token {TOKEN}", "Accept-Encoding": "gzip"}
+    headers = {"Accept-Encoding": "gzip"}
     latencies: list[float] = []
     modes: dict[str, int] = {}
     errors = 0
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
-        async def one(path: str, scheduled: float) -> None:
+        async def one(i: int, scheduled: float) -> None:
             nonlocal errors
+            path, token = KEYS[i % len(KEYS)]
             try:
-                async with session.get(base + path) as resp:
+                async with session.get(base + path, headers={"Authorization": f"token {token}"}) as resp:
                     await resp.read()
                     mode = resp.headers.get("X-Cache-Mode", "-")
                     modes[mode] = modes.get(mode, 0) + 1
@@ -155,38 +160,39 @@ async def open_loop(base: str, rate: float, seconds: float) -> tuple[list[float]
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(PATHS[i % len(PATHS)], scheduled)))
+            tasks.append(asyncio.create_task(one(i, scheduled)))
         await asyncio.gather(*tasks)
     return latencies, errors, modes
 
 
 async def closed_loop(base: str, concurrency: int, seconds: float) -> float:
     """Requests per second with `concurrency` clients each sending its next request when the last one answers."""
-    headers = {"Authorization": f"token {TOKEN}", "Accept-Encoding": "gzip"}
+    headers = {"Accept-Encoding": "gzip"}
     done = 0
+    counter = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         deadline = time.perf_counter() + seconds
 
-        async def worker(offset: int) -> None:
-            nonlocal done
-            i = offset
+        async def worker() -> None:
+            nonlocal done, counter
             while time.perf_counter() < deadline:
-                async with session.get(base + PATHS[i % len(PATHS)]) as resp:
+                path, token = KEYS[counter % len(KEYS)]
+                counter += 1
+                async with session.get(base + path, headers={"Authorization": f"token {token}"}) as resp:
                     await resp.read()
                     if resp.status == 200:
                         done += 1
-                i += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
         return done / (time.perf_counter() - started)
 
 
 async def warm(base: str) -> None:
-    async with aiohttp.ClientSession(headers={"Authorization": f"token {TOKEN}"}) as session:
-        for path in PATHS:
-            async with session.get(base + path) as resp:
+    async with aiohttp.ClientSession() as session:
+        for path, token in KEYS:
+            async with session.get(base + path, headers={"Authorization": f"token {token}"}) as resp:
                 await resp.read()
                 if resp.status != 200:
                     raise RuntimeError(f"warm-up GET {path} answered {resp.status}")
@@ -214,7 +220,7 @@ def run_one(upstream_ms: float, rate: float, concurrency: int, seconds: float) -
     with (
         tempfile.TemporaryDirectory(prefix="ghproxy-bench-") as cache_dir,
         process(sim_args, sim_url + "/_sim/ledger"),
-        process([*proxy_args, "--cache-dir", cache_dir], proxy_url + "/metrics"),
+        process([*proxy_args, "--cache-dir", os.environ.get("BENCH_CACHE_DIR", cache_dir)], proxy_url + "/metrics"),
     ):
         asyncio.run(warm(proxy_url))
         asyncio.run(warm(sim_url))

@@ -17,16 +17,19 @@ from ghproxy.exchange import Result, Served, Streaming
 
 
 class Flights:
-    """In-flight exchanges by flight key; optionally a served answer stays joinable `window` seconds after it lands.
+    """In-flight exchanges by flight key, and the clients waiting for each.
 
-    The window (`--coalesce-window-ms`, off by default, so every reuse is revalidated) is for bursts longer than
-    GitHub's answer time: without it, the tail of a burst revalidates again (free, but one request each). GitHub
-    marks these answers cacheable for 60 s (`max-age=60`).
+    A served answer stays joinable while clients that waited for it are still being answered: waking a thousand
+    waiters takes the event loop a while, and identical requests read from the sockets meanwhile arrived during the
+    exchange just as much as the others did. Once the last waiter has its answer the flight is gone, so a client
+    that asks again after receiving its answer always revalidates. `window` (`--coalesce-window-ms`, off by default)
+    keeps served answers joinable that many seconds longer; GitHub marks them cacheable for 60 s (`max-age=60`).
     """
 
     def __init__(self, window: float = 0.0) -> None:
         self.window = window
         self._flights: dict[str, asyncio.Task[Result]] = {}
+        self._waiters: dict[str, int] = {}
         self._landed_at: dict[str, float] = {}
 
     def __len__(self) -> int:
@@ -36,7 +39,9 @@ class Flights:
         task = self._flights.get(key)
         if task is None or not task.done():
             return task
-        if time.monotonic() - self._landed_at.get(key, 0.0) <= self.window and _shareable_after_landing(task):
+        if _shareable_after_landing(task) and (
+            self._waiters.get(key, 0) > 0 or time.monotonic() - self._landed_at.get(key, 0.0) <= self.window
+        ):
             return task
         self._forget(key, task)
         return None
@@ -47,14 +52,45 @@ class Flights:
         task.add_done_callback(lambda t: self._landed(key, t))
         return task
 
+    async def wait(self, key: str, task: asyncio.Task[Result]) -> Result:
+        """Await a shared exchange without cancelling it for the others if this waiter's client goes away.
+
+        When the last waiter goes before the answer, the exchange is cancelled too (a request nobody waits for
+        leaves the throttle's queue). A streaming answer nobody took is released so its connection is not leaked.
+        """
+        self._waiters[key] = self._waiters.get(key, 0) + 1
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_release_unclaimed)
+            raise
+        finally:
+            left = self._waiters.get(key, 1) - 1
+            if left > 0:
+                self._waiters[key] = left
+            else:
+                self._waiters.pop(key, None)
+                if not task.done():
+                    task.cancel()
+                elif self.window <= 0:
+                    self._forget(key, task)
+
     def _landed(self, key: str, task: asyncio.Task[Result]) -> None:
         if self._flights.get(key) is not task:
             return
-        if self.window > 0 and _shareable_after_landing(task):
-            self._landed_at[key] = time.monotonic()
-            asyncio.get_running_loop().call_later(self.window, self._forget, key, task)
-        else:
+        if not _shareable_after_landing(task):
             self._forget(key, task)
+        elif self.window > 0:
+            self._landed_at[key] = time.monotonic()
+            asyncio.get_running_loop().call_later(self.window, self._expire, key, task)
+        elif self._waiters.get(key, 0) == 0:
+            self._forget(key, task)
+
+    def _expire(self, key: str, task: asyncio.Task[Result]) -> None:
+        if self._waiters.get(key, 0) == 0:
+            self._forget(key, task)
+        else:
+            self._landed_at[key] = 0.0  # the last waiter forgets it
 
     def _forget(self, key: str, task: asyncio.Task[Result]) -> None:
         if self._flights.get(key) is task:
@@ -65,18 +101,6 @@ class Flights:
 def _shareable_after_landing(task: asyncio.Task[Result]) -> bool:
     """Only a served answer is shared after landing (never an error, never a stream someone is reading)."""
     return not task.cancelled() and task.exception() is None and isinstance(task.result(), Served)
-
-
-async def wait(task: asyncio.Task[Result]) -> Result:
-    """Await a shared exchange without cancelling it if this waiter is cancelled.
-
-    A streaming answer nobody took (its starter went away) is released so its connection is not leaked.
-    """
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        task.add_done_callback(_release_unclaimed)
-        raise
 
 
 def _release_unclaimed(task: asyncio.Task[Result]) -> None:

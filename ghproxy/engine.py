@@ -7,6 +7,7 @@ request starts one, joins one in flight, and how the result is served to this pa
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -108,6 +109,13 @@ class Engine:
                 keys.normalise_accept(request.headers.get(hdrs.ACCEPT)),
                 request.headers.get(h.API_VERSION, ""),
             )
+            fk = _flight(key, request)
+            joinable = self._joinable(request, path, fk)
+            if joinable is not None:
+                # an identical request is in flight: wait for it before touching the store (bursts stay cheap)
+                result = await self.flights.wait(fk, joinable)
+                if not isinstance(result, Streaming):
+                    return await self._respond(request, key, result, True, outcome)
             entry = await self.store.get(key)
         plan = policy.plan(method, path, request.headers, entry)
         call = await self._call(request, path, template, token_hash, ua, key, plan, entry)
@@ -121,7 +129,7 @@ class Engine:
             coalesced = task is not None
             if task is None:
                 task = self.flights.start(flight_key, lambda: self.exchanger.run(call))
-            result = await coalesce.wait(task)
+            result = await self.flights.wait(flight_key, task)
             if coalesced and isinstance(result, Streaming):
                 # too big to share: this client fetches its own copy
                 result, coalesced = await self.exchanger.run(call), False
@@ -174,15 +182,28 @@ class Engine:
             graphql_mutation=mutation,
         )
 
+    def _joinable(self, request: web.Request, path: str, flight_key: str) -> asyncio.Task[Result] | None:
+        """An exchange in flight that this GET may share, known before the store is read.
+
+        Only a request whose plan could never be PASS or REFETCH may join; its own validators do not matter, since
+        flights are only started by requests that do not send theirs upstream (see `_flight_key`).
+        """
+        if request.method != hdrs.METH_GET or not len(self.flights):
+            return None
+        if policy.plan(request.method, path, request.headers, None).kind is not Kind.FETCH:
+            return None
+        if "no-cache" in h.cache_directives(request.headers.get(hdrs.CACHE_CONTROL)):
+            return None
+        return self.flights.joinable(flight_key)
+
     @staticmethod
     def _flight_key(request: web.Request, key: str, plan: policy.Plan) -> str | None:
-        """Which in-flight exchange this request may share, if any."""
+        """Which in-flight exchange this request may start or share, if any."""
         if request.method != hdrs.METH_GET or plan.kind not in (Kind.FETCH, Kind.REVALIDATE):
             return None
         if plan.kind is Kind.FETCH and any(c in request.headers for c in h.CONDITIONAL):
             return None  # its own validators go upstream: the answer may be a bodyless 304 only it can use
-        auth = hashlib.sha256((request.headers.get(hdrs.AUTHORIZATION) or "").encode()).hexdigest()
-        return f"{key}/{auth}"
+        return _flight(key, request)
 
     async def _respond(
         self, request: web.Request, key: str, result: Result, coalesced: bool, outcome: Outcome
@@ -211,6 +232,12 @@ class Engine:
         else:
             rendered = render(entry.body, rewriter, compress, is_json(h.get(entry.headers, hdrs.CONTENT_TYPE)))
         return responses.from_entry(request, entry, mode, rewriter, rendered, not_modified=False)
+
+
+def _flight(key: str, request: web.Request) -> str:
+    """Flights are per token, not per partition: tokens sharing a budget identifier never share an answer."""
+    auth = hashlib.sha256((request.headers.get(hdrs.AUTHORIZATION) or "").encode()).hexdigest()
+    return f"{key}/{auth}"
 
 
 def _is_graphql_mutation(body: bytes) -> bool:

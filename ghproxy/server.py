@@ -17,7 +17,8 @@ from ghproxy.cache.tiered import TieredStore
 from ghproxy.engine import Engine
 from ghproxy.metrics import CONTENT_TYPE, Metrics
 from ghproxy.settings import Settings
-from ghproxy.throttle.driver import LocalBudgets, Throttle
+from ghproxy.throttle.driver import Budgets, LocalBudgets, Throttle
+from ghproxy.throttle.shared import RedisBudgets
 from ghproxy.upstream import Upstream, parse_upstream
 
 log = logging.getLogger("ghproxy")
@@ -83,7 +84,18 @@ def make_app(settings: Settings, metrics: Metrics | None = None, readiness: Read
         )
         await upstream.start()
         limits = settings.limits()
-        throttle = Throttle(LocalBudgets(limits), limits, settings.concurrency, app[METRICS])
+        budgets: Budgets = LocalBudgets(limits)
+        shared: RedisBudgets | None = None
+        if settings.redis_address:
+            # replicas sharing Redis share each token's budget; a dead Redis means local decisions with a 1/N share
+            budgets = shared = RedisBudgets(
+                settings.redis_address,
+                limits,
+                username=settings.redis_username or None,
+                password=settings.redis_password or None,
+            )
+            await shared.start()
+        throttle = Throttle(budgets, limits, settings.concurrency, app[METRICS])
         app[ENGINE] = Engine(settings, store, upstream, app[METRICS], throttle)
         app[READINESS].ready = True
         yield
@@ -91,6 +103,8 @@ def make_app(settings: Settings, metrics: Metrics | None = None, readiness: Read
         pruner.cancel()
         await upstream.close()
         await store.close()
+        if shared is not None:
+            await shared.close()
 
     app.cleanup_ctx.append(resources)
 
@@ -126,7 +140,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     runners: list[web.AppRunner] = []
 
     async def start(application: web.Application, port: int, shutdown_timeout: float = 1.0) -> None:
-        runner = web.AppRunner(application, shutdown_timeout=shutdown_timeout, access_log=None)
+        # handler_cancellation: a client that goes away cancels its handler, so it leaves the throttle's queue
+        runner = web.AppRunner(
+            application, shutdown_timeout=shutdown_timeout, access_log=None, handler_cancellation=True
+        )
         await runner.setup()
         await web.TCPSite(runner, settings.host, port, reuse_address=True, reuse_port=settings.reuse_port).start()
         runners.append(runner)

@@ -17,7 +17,7 @@ from cachetools import LRUCache
 
 from ghproxy.metrics import Metrics
 from ghproxy.throttle import model
-from ghproxy.throttle.model import Blocked, Budget, Decision, Go, Limits, Refuse, Request
+from ghproxy.throttle.model import Blocked, Budget, Decision, Go, Limits, Refuse, Request, Wait
 
 log = logging.getLogger("ghproxy.throttle")
 
@@ -109,14 +109,9 @@ class Throttle:
             lock = self._mutation_locks.get(token)
             if lock is None:
                 lock = self._mutation_locks[token] = asyncio.Lock()
-            self.metrics.pending_outbound.inc()
-            try:
-                await asyncio.wait_for(lock.acquire(), timeout=max_delay)
-            except TimeoutError:
+            if not await self._acquire(lock, max_delay):
                 self.metrics.throttle_refusals.labels(token_label, "max-delay").inc()
                 return Refuse(retry_after=max(1.0, self.limits.mutation_interval))
-            finally:
-                self.metrics.pending_outbound.dec()
         try:
             admitted = await self._admit(token, token_label, r, started, max_delay, lock)
         except BaseException:
@@ -131,6 +126,16 @@ class Throttle:
         self, token: str, token_label: str, r: Request, started: float, max_delay: float, lock: asyncio.Lock | None
     ) -> Admitted | Refuse | Blocked:
         decision = await self.budgets.decide(token, r, time.time())
+        while isinstance(decision, Wait):  # another replica's mutation of this token is in flight
+            if decision.until - started > max_delay:
+                decision = Refuse(retry_after=max(1.0, decision.until - started))
+                break
+            self.metrics.pending_outbound.inc()
+            try:
+                await asyncio.sleep(max(0.0, decision.until - time.time()))
+            finally:
+                self.metrics.pending_outbound.dec()
+            decision = await self.budgets.decide(token, r, time.time())
         if isinstance(decision, Refuse | Blocked):
             reason = decision.reason if isinstance(decision, Blocked) else "max-delay"
             self.metrics.throttle_refusals.labels(token_label, reason).inc()
@@ -146,19 +151,30 @@ class Throttle:
             slots = self._slots.get(token)
             if slots is None:
                 slots = self._slots[token] = asyncio.Semaphore(self.concurrency)
-            remaining = max_delay - (time.time() - started)
-            try:
-                await asyncio.wait_for(slots.acquire(), timeout=max(0.0, remaining))
-            except TimeoutError:
-                self.metrics.throttle_refusals.labels(token_label, "concurrency").inc()
-                return Refuse(retry_after=1.0)
         finally:
             self.metrics.pending_outbound.dec()
+        if not await self._acquire(slots, max_delay - (time.time() - started)):
+            self.metrics.throttle_refusals.labels(token_label, "concurrency").inc()
+            return Refuse(retry_after=1.0)
         waited = time.time() - started
         self.metrics.wait_duration.labels(token_label, "mutation" if r.mutative else "read", r.api.value).observe(
             waited
         )
         return Admitted(self, token, r, slots, lock, waited)
+
+    async def _acquire(self, primitive: asyncio.Lock | asyncio.Semaphore, within: float) -> bool:
+        """Acquire `within` seconds; the uncontended case costs no task and no timer (the hot path)."""
+        if not primitive.locked():
+            await primitive.acquire()
+            return True
+        self.metrics.pending_outbound.inc()
+        try:
+            await asyncio.wait_for(primitive.acquire(), timeout=max(0.0, within))
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.metrics.pending_outbound.dec()
 
     async def learn(self, token: str, r: Request, status: int, headers: dict[str, str], body: bytes) -> None:
         try:

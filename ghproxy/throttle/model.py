@@ -48,6 +48,8 @@ class Limits:
     v4_spacing: float = 0.0
     max_delay: float = 30.0
     max_delay_v4: float = 30.0
+    # How long a mutation counts as in flight if its answer is never recorded (a replica died mid-request).
+    mutation_hold: float = 30.0
     # Waiting after a secondary-limit answer without Retry-After: 60 s, then doubling (GitHub's advice).
     first_backoff: float = 60.0
     max_backoff: float = 15 * 60.0
@@ -94,6 +96,7 @@ class Budget:
     spacing_get: float = 0.0
     spacing_write: float = 0.0
     spacing_v4: float = 0.0
+    mutation_busy: float = 0.0  # a mutation is in flight (possibly on another replica) until its answer, or this
     blocked_until: float = 0.0  # a secondary-limit answer: nothing non-free goes out before this
     backoff: float = 0.0  # the wait the next secondary answer without Retry-After gets (0: first_backoff)
     exhausted: tuple[tuple[str, float], ...] = field(default=())  # (resource, reset) with remaining 0
@@ -113,6 +116,13 @@ class Refuse:
 
 
 @dataclass(frozen=True, slots=True)
+class Wait:
+    """Another mutation of this token is in flight (maybe on another replica): decide again at `until`."""
+
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class Blocked:
     """GitHub said stop: a secondary-limit answer (`secondary`) or an exhausted primary limit (`primary`)."""
 
@@ -120,7 +130,7 @@ class Blocked:
     until: float
 
 
-Decision = Go | Refuse | Blocked
+Decision = Go | Refuse | Blocked | Wait
 
 
 def _earliest(tat: float, now: float, cost: float, interval: float, burst: float) -> float:
@@ -166,6 +176,9 @@ def admit(b: Budget, r: Request, now: float, limits: Limits) -> Decision:
     for resource, reset in b.exhausted:
         if resource == r.resource and now < reset:
             return Blocked("primary", reset)
+    serial = r.mutative and limits.secondary
+    if serial and b.mutation_busy > now:
+        return Wait(min(b.mutation_busy, now + max(0.005, limits.mutation_interval / 4)))
     buckets = _buckets(b, r, limits)
     start = now
     for name, cost, interval, burst in buckets:
@@ -175,6 +188,8 @@ def admit(b: Budget, r: Request, now: float, limits: Limits) -> Decision:
         return Refuse(retry_after=start - now)
     changes = {name: max(getattr(b, name), start) + cost * interval for name, cost, interval, _ in buckets}
     exhausted = tuple((res, reset) for res, reset in b.exhausted if reset > now)
+    if serial:
+        changes["mutation_busy"] = start + limits.mutation_hold
     return Go(start, replace(b, exhausted=exhausted, **changes))
 
 
@@ -183,9 +198,9 @@ def mutation_finished(b: Budget, now: float, limits: Limits) -> Budget:
 
     GitHub measures the spacing between arrivals. The answer came after this mutation arrived, so spacing from the
     answer can never be shorter than GitHub's own measure, whatever the network jitter (the driver lets one mutation
-    per token out at a time).
+    per token out at a time, across replicas too: `mutation_busy` makes the others wait for this answer).
     """
-    return replace(b, mutation=max(b.mutation, now + limits.mutation_interval))
+    return replace(b, mutation=max(b.mutation, now + limits.mutation_interval), mutation_busy=0.0)
 
 
 def secondary_limited(status: int, headers: dict[str, str], body: bytes) -> bool:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import random
 import time
 
 import aiohttp
 
 from tests.conftest import StartProxy, StartSim
+from tests.support.processes import StartProxyProcess
+from tests.support.redis import RedisServer
 
 TOKEN = "sim_ci-robot"
 AUTH = {"Authorization": f"token {TOKEN}"}
@@ -24,6 +27,7 @@ async def test_a_thousand_identical_gets_make_one_upstream_request(
     # 1,000 connections opened first, then every request written at once: a Python HTTP client could not put
     # 1,000 requests in flight within ghsim's 50 ms, raw sockets can.
     conns = [await asyncio.open_connection("127.0.0.1", proxy.port) for _ in range(1000)]
+    await asyncio.sleep(0.5)  # let the proxy accept all of them
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {TOKEN}\r\n\r\n".encode()
     for _, writer in conns:
         writer.write(request)
@@ -185,3 +189,65 @@ async def test_exhausted_token_is_held_until_reset(start_sim: StartSim, start_pr
         async with s.post(proxy.url + "/repos/org0/repo0/issues/9/comments", json={"body": "hi"}) as r:
             assert (r.status, r.headers["X-Cache-Mode"]) == (403, "THROTTLED")
     assert (await asyncio.to_thread(sim.ledger, TOKEN))["requests"] == before  # nothing forwarded
+
+
+async def test_a_client_that_goes_away_leaves_the_queue(start_sim: StartSim, start_proxy: StartProxy) -> None:
+    sim = start_sim(min_mutation_interval_s=0.1)
+    proxy = start_proxy(sim.url, mutation_interval_s=3.0)  # the proxy spaces this token's mutations by 3 s
+    labels = {"labels": ["kind/bug"]}
+    target = proxy.url + "/repos/org0/repo0/issues/9/labels"
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+        async with s.post(target, json=labels) as r:
+            assert r.status == 200
+        waiting = asyncio.ensure_future(s.post(target, json=labels))  # queued for ~3 s
+        await asyncio.sleep(0.5)
+        metrics = (await (await s.get(proxy.url + "/metrics")).read()).decode()
+        assert "pending_outbound_requests 1.0" in metrics
+        waiting.cancel()  # the client hangs up while queued
+        await asyncio.sleep(0.3)
+        metrics = (await (await s.get(proxy.url + "/metrics")).read()).decode()
+        assert "pending_outbound_requests 0.0" in metrics
+    await asyncio.sleep(3.0)
+    posts = [r for r in await asyncio.to_thread(sim.requests) if r["method"] == "POST"]
+    assert len(posts) == 1  # the abandoned mutation never went to GitHub
+
+
+def test_three_replicas_sharing_redis_respect_one_tokens_limits(
+    start_sim: StartSim, redis_server: RedisServer, start_proxy_process: StartProxyProcess
+) -> None:
+    """The burst split over three ghproxy processes sharing one redis-server: still zero secondary-limit answers.
+    Limits scaled 20x faster, as in the single-proxy test."""
+    interval, per_minute = 0.05, 18_000
+    sim = start_sim(min_mutation_interval_s=interval, points_per_minute=per_minute, core_limit=1_000_000)
+    flags = (
+        "--cache-dir", "", "--redis-address", redis_server.url,
+        "--mutation-interval-seconds", str(interval), "--points-per-minute", str(per_minute),
+    )  # fmt: skip
+    replicas = [start_proxy_process(sim.url, *flags) for _ in range(3)]
+    gets = [f"/repos/org0/repo{r}/issues/{n}" for r in range(2) for n in range(9, 17)]
+    work = [("GET", gets[i % len(gets)]) for i in range(2000)] + [("POST", "/repos/org0/repo0/issues/9/labels")] * 200
+    random.Random(7).shuffle(work)
+
+    async def run() -> list[int]:
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        for item in work:
+            queue.put_nowait(item)
+        statuses: list[int] = []
+        async with aiohttp.ClientSession(headers=AUTH) as s:
+
+            async def client(k: int) -> None:
+                base = replicas[k % 3].url
+                while not queue.empty():
+                    method, path = queue.get_nowait()
+                    data = json.dumps({"labels": ["kind/bug"]}) if method == "POST" else None
+                    async with s.request(method, base + path, data=data) as r:
+                        await r.read()
+                        statuses.append(r.status)
+
+            await asyncio.gather(*(client(k) for k in range(21)))
+        return statuses
+
+    statuses = asyncio.run(run())
+    assert sim.ledger()["totals"]["secondary_limited"] == 0
+    assert set(statuses) <= {200, 201}
+    assert len(statuses) == 2200

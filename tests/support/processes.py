@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +20,13 @@ from tests.support.servers import free_port
 
 class ProxyProcess:
     def __init__(self, upstream: str, *args: str, log_dir: Path) -> None:
-        self.port, self.metrics_port, self.health_port = free_port(), free_port(), free_port()
+        # --workers N serves metrics on metrics_port + i: keep a few ports above it free and apart from the others
+        self.metrics_port = _free_run(4)
+        self.port, self.health_port = free_port(), free_port()
+        while {self.port, self.health_port} & set(
+            range(self.metrics_port, self.metrics_port + 4)
+        ) or self.port == self.health_port:
+            self.port, self.health_port = free_port(), free_port()
         self.args = [
             sys.executable, "-m", "ghproxy", "--host", "127.0.0.1", "--upstream", upstream,
             "--port", str(self.port), "--metrics-port", str(self.metrics_port),
@@ -33,9 +41,7 @@ class ProxyProcess:
 
     def start(self, timeout: float = 20) -> ProxyProcess:
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen(
-                self.args, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-            )
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -64,6 +70,22 @@ class ProxyProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(10)
+
+
+def _free_run(length: int) -> int:
+    """The first of `length` consecutive free ports on 127.0.0.1."""
+    while True:
+        first = free_port()
+        if first + length > 65535:
+            continue
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in range(first, first + length):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
 
 
 StartProxyProcess = Callable[..., ProxyProcess]

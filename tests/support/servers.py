@@ -50,7 +50,9 @@ class ThreadedServer:
         async def boot() -> None:
             made = self.factory()
             self.app = await made if isinstance(made, Awaitable) else made
-            self._runner = web.AppRunner(self.app, shutdown_timeout=self.shutdown_timeout, access_log=None)
+            self._runner = web.AppRunner(
+                self.app, shutdown_timeout=self.shutdown_timeout, access_log=None, handler_cancellation=True
+            )
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", self.port)
             await site.start()

@@ -14,6 +14,7 @@ from ghproxy.throttle.model import (
     Go,
     Limits,
     Refuse,
+    Wait,
     admit,
     after_answer,
     classify,
@@ -37,6 +38,8 @@ def run(requests: list, limits: Limits, now: float = 1000.0, budget: Budget | No
         assert isinstance(d, Go), d
         starts.append(d.start_at - now)
         b = d.budget
+        if r.mutative:  # its answer arrives as it starts
+            b = mutation_finished(b, d.start_at, limits)
     return starts
 
 
@@ -92,10 +95,21 @@ class TestMutations:
     def test_reads_are_not_held_behind_mutations(self) -> None:
         b = admit(Budget(), POST, 1000, Limits())
         assert isinstance(b, Go)
-        b = admit(b.budget, POST, 1000, Limits())
-        assert isinstance(b, Go) and b.start_at == pytest.approx(1001.0)
         read = admit(b.budget, GET, 1000, Limits())
         assert isinstance(read, Go) and read.start_at == 1000
+
+    def test_a_mutation_in_flight_makes_the_next_wait_for_its_answer(self) -> None:
+        first = admit(Budget(), POST, 1000, Limits())
+        assert isinstance(first, Go)
+        assert isinstance(admit(first.budget, POST, 1000.5, Limits()), Wait)
+        done = mutation_finished(first.budget, 1000.7, Limits())
+        nxt = admit(done, POST, 1000.8, Limits())
+        assert isinstance(nxt, Go) and nxt.start_at == pytest.approx(1001.7)
+
+    def test_a_lost_answer_frees_the_token_after_the_hold(self) -> None:
+        first = admit(Budget(), POST, 1000, Limits(mutation_hold=30))
+        assert isinstance(first, Go)
+        assert isinstance(admit(first.budget, POST, 1031, Limits()), Go)
 
     def test_spacing_counts_from_the_answer(self) -> None:
         d = admit(Budget(), POST, 1000, Limits())

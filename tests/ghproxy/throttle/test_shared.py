@@ -15,7 +15,7 @@ import pytest
 
 from ghproxy.cache.breaker import Breaker
 from ghproxy.throttle.driver import LocalBudgets
-from ghproxy.throttle.model import Blocked, Budget, Decision, Go, Limits, Refuse, classify
+from ghproxy.throttle.model import Blocked, Budget, Decision, Go, Limits, Refuse, Wait, classify
 from ghproxy.throttle.shared import RedisBudgets, dumps, loads, merge, share
 from tests.support.redis import RedisServer
 
@@ -52,6 +52,8 @@ def outcome(d: Decision) -> tuple[str, float]:
         return "go", d.start_at
     if isinstance(d, Refuse):
         return "refuse", d.retry_after
+    if isinstance(d, Wait):
+        return "wait", d.until
     return d.reason, d.until
 
 
@@ -92,17 +94,18 @@ async def test_one_replica_decides_in_one_round_trip(make: Make) -> None:
 
 
 async def test_merged_mutations_are_spaced(make: Make) -> None:
+    """Replicas deciding at once: one mutation goes, the others wait for its answer, then the next is spaced."""
     replicas = [make() for _ in range(3)]
-    local = LocalBudgets(LIMITS)
-    merged: list[Decision] = []
-    expected: list[Decision] = []
+    starts: list[float] = []
     for batch in range(20):
-        now = T0 + batch * 0.5
-        merged += await asyncio.gather(*(b.decide(TOKEN, PATCH, now) for b in replicas))
-        expected += [await local.decide(TOKEN, PATCH, now) for _ in range(3)]
-    assert sorted(map(outcome, merged)) == sorted(map(outcome, expected))
-    starts = sorted(d.start_at for d in merged if isinstance(d, Go))
-    assert len(starts) > 10
+        now = T0 + batch * 2.0
+        decisions = await asyncio.gather(*(b.decide(TOKEN, PATCH, now) for b in replicas))
+        went = [(b, d) for b, d in zip(replicas, decisions, strict=True) if isinstance(d, Go)]
+        assert len(went) == 1 and sum(isinstance(d, Wait) for d in decisions) == 2
+        budgets, go = went[0]
+        assert isinstance(go, Go)
+        starts.append(go.start_at)
+        await budgets.finished(TOKEN, PATCH, go.start_at + 0.1)  # its answer, 0.1 s later
     assert min(y - x for x, y in itertools.pairwise(starts)) >= LIMITS.mutation_interval - 1e-9
 
 
@@ -209,8 +212,14 @@ async def test_a_dead_redis_leaves_a_conservative_local_share_until_it_is_back(
     assert sorted(durations)[len(durations) // 2] < 0.005
     assert not a.shared
     # One replica alone schedules as a local budget with half the points and twice the spacing.
-    alone, half = [await a.decide("fresh", PATCH, T0) for _ in range(4)], LocalBudgets(share(LIMITS, 2))
-    assert alone == [await half.decide("fresh", PATCH, T0) for _ in range(4)]
+    half = LocalBudgets(share(LIMITS, 2))
+    alone: list[Decision] = []
+    for _ in range(4):  # each mutation's answer arrives as it starts
+        alone.append(mine := await a.decide("fresh", PATCH, T0))
+        assert mine == await half.decide("fresh", PATCH, T0)
+        assert isinstance(mine, Go)
+        await a.finished("fresh", PATCH, mine.start_at)
+        await half.finished("fresh", PATCH, mine.start_at)
     starts = [d.start_at for d in alone if isinstance(d, Go)]
     assert len(starts) == 4
     assert min(y - x for x, y in itertools.pairwise(starts)) >= 2 * LIMITS.mutation_interval
