@@ -220,7 +220,7 @@ def run_one(upstream_ms: float, rate: float, concurrency: int, seconds: float) -
     with (
         tempfile.TemporaryDirectory(prefix="ghproxy-bench-") as cache_dir,
         process(sim_args, sim_url + "/_sim/ledger"),
-        process([*proxy_args, "--cache-dir", os.environ.get("BENCH_CACHE_DIR", cache_dir)], proxy_url + "/metrics"),
+        process([*proxy_args, "--cache-dir", cache_dir], proxy_url + "/metrics"),
     ):
         asyncio.run(warm(proxy_url))
         asyncio.run(warm(sim_url))
