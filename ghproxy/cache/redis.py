@@ -153,6 +153,48 @@ def _parse_unix(text: str) -> RedisAddress:
     return RedisAddress(unix_socket=unquote(url.path), db=_db(db_values[0], text), username=username, password=password)
 
 
+def connect(
+    address: RedisAddress,
+    *,
+    username: str | None,
+    password: str | None,
+    socket_timeout: float,
+    socket_connect_timeout: float,
+    max_connections: int,
+    pool_timeout: float | None = None,
+) -> Redis:
+    """A client for one of ghproxy's Redis users (cache tier, shared throttle): short timeouts, no retries, RESP2."""
+    connection: dict[str, Any] = {
+        "db": address.db,
+        "username": username or address.username,
+        "password": password or address.password,
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": socket_connect_timeout,
+        # No retries: one failure is reported at once and the caller decides (its breaker backs off a dead Redis).
+        "retry": Retry(NoBackoff(), 0),
+        # RESP2: every Redis and Redis-compatible server speaks it. redis-py 8 defaults to RESP3, which turns on
+        # "maintenance notifications", and with them the pool skips its check for connections the server closed:
+        # after a Redis restart each stale pooled connection would then fail one request.
+        "protocol": 2,
+    }
+    connection_class: type[AbstractConnection]
+    if address.unix_socket is not None:
+        connection_class = UnixDomainSocketConnection
+        connection["path"] = address.unix_socket
+    else:
+        connection_class = SSLConnection if address.ssl else Connection
+        connection["host"] = address.host
+        connection["port"] = address.port
+    # Blocking pool: a burst beyond max_connections waits briefly for a free connection instead of failing.
+    pool = BlockingConnectionPool(
+        connection_class=connection_class,
+        max_connections=max_connections,
+        timeout=socket_timeout if pool_timeout is None else pool_timeout,
+        **connection,
+    )
+    return Redis.from_pool(pool)
+
+
 class RedisStore:
     """The `Store` protocol over a redis.asyncio connection pool.
 
@@ -189,35 +231,15 @@ class RedisStore:
         self.prefix = prefix
         self.default_ttl = default_ttl
         self.max_entry_bytes = max_entry_bytes
-        connection: dict[str, Any] = {
-            "db": self.address.db,
-            "username": username or self.address.username,
-            "password": password or self.address.password,
-            "socket_timeout": socket_timeout,
-            "socket_connect_timeout": socket_connect_timeout,
-            # No retries: one failure is reported at once and the tiered store decides (it backs off a dead Redis).
-            "retry": Retry(NoBackoff(), 0),
-            # RESP2: every Redis and Redis-compatible server speaks it. redis-py 8 defaults to RESP3, which turns on
-            # "maintenance notifications", and with them the pool skips its check for connections the server closed:
-            # after a Redis restart each stale pooled connection would then fail one request.
-            "protocol": 2,
-        }
-        connection_class: type[AbstractConnection]
-        if self.address.unix_socket is not None:
-            connection_class = UnixDomainSocketConnection
-            connection["path"] = self.address.unix_socket
-        else:
-            connection_class = SSLConnection if self.address.ssl else Connection
-            connection["host"] = self.address.host
-            connection["port"] = self.address.port
-        # Blocking pool: a burst beyond max_connections waits briefly for a free connection instead of failing.
-        self._pool = BlockingConnectionPool(
-            connection_class=connection_class,
+        self._redis = connect(
+            self.address,
+            username=username,
+            password=password,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_connect_timeout,
             max_connections=max_connections,
-            timeout=socket_timeout if pool_timeout is None else pool_timeout,
-            **connection,
+            pool_timeout=pool_timeout,
         )
-        self._redis: Redis = Redis.from_pool(self._pool)
 
     def redis_key(self, key: str) -> str:
         """The Redis key of a cache key (`<partition>:<digest>`)."""

@@ -28,15 +28,11 @@ from dataclasses import fields, replace
 from typing import Any, TypeVar
 
 from cachetools import LRUCache
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection, UnixDomainSocketConnection
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ghproxy.cache import breaker
 from ghproxy.cache.breaker import Breaker
-from ghproxy.cache.redis import DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisAddress, parse_address
+from ghproxy.cache.redis import DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisAddress, connect, parse_address
 from ghproxy.errors import ConfigError
 from ghproxy.throttle import model
 from ghproxy.throttle.driver import LocalBudgets
@@ -137,38 +133,6 @@ class _Fallback(LocalBudgets):
         self._budgets[token] = b
 
 
-def connect(
-    address: RedisAddress,
-    *,
-    username: str | None,
-    password: str | None,
-    timeout: float,
-    max_connections: int,
-) -> Redis:
-    """A client configured as `ghproxy.cache.redis.RedisStore`'s: short timeouts, no retries, RESP2 (see there)."""
-    connection: dict[str, Any] = {
-        "db": address.db,
-        "username": username or address.username,
-        "password": password or address.password,
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "retry": Retry(NoBackoff(), 0),
-        "protocol": 2,
-    }
-    connection_class: type[AbstractConnection]
-    if address.unix_socket is not None:
-        connection_class = UnixDomainSocketConnection
-        connection["path"] = address.unix_socket
-    else:
-        connection_class = SSLConnection if address.ssl else Connection
-        connection["host"] = address.host
-        connection["port"] = address.port
-    pool = BlockingConnectionPool(
-        connection_class=connection_class, max_connections=max_connections, timeout=timeout, **connection
-    )
-    return Redis.from_pool(pool)
-
-
 class RedisBudgets:
     """The `Budgets` protocol over Redis, shared by every replica using the same Redis and prefix.
 
@@ -213,7 +177,13 @@ class RedisBudgets:
         self.replicas_key = prefix + "replicas"
         self._breaker = breaker_state or Breaker(threshold=2, cooldown=5.0)
         self._redis = connect(
-            self.address, username=username, password=password, timeout=timeout, max_connections=max_connections
+            self.address,
+            username=username,
+            password=password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            max_connections=max_connections,
+            pool_timeout=timeout,
         )
         self._cas = self._redis.register_script(_COMPARE_AND_SET)
         self._fallback = _Fallback(limits, max_tokens)
