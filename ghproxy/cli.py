@@ -118,6 +118,15 @@ def parser() -> argparse.ArgumentParser:
         default=d.coalesce_window_ms,
         help="identical GETs arriving this long after a shared answer landed still share it (0: in flight only)",
     )
+    p.add_argument(
+        "--immutable",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=d.immutable,
+        help="serve content addressed by a full SHA (git objects, contents at a commit) without revalidating "
+        "(default true)",
+    )
     g = p.add_argument_group("throttling (per token; Go ghproxy's flags keep their meaning)")
     g.add_argument("--concurrency", type=int, default=d.concurrency, help="requests in flight per token (default 25)")
     g.add_argument("--throttling-time-ms", type=float, default=0.0, help="spacing between non-GET requests")
@@ -200,6 +209,7 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
         workers=args.workers,
         concurrency=args.concurrency,
         coalesce_window_ms=args.coalesce_window_ms,
+        immutable=args.immutable,
         throttling_time_ms=args.throttling_time_ms,
         get_throttling_time_ms=args.get_throttling_time_ms,
         throttling_time_v4_ms=args.throttling_time_v4_ms,

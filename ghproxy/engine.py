@@ -21,7 +21,8 @@ from ghproxy import coalesce, keys, paths, policy, responses
 from ghproxy import headers as h
 from ghproxy.cache.tiered import TieredStore
 from ghproxy.entry import Entry
-from ghproxy.exchange import Call, Exchanger, Failed, Result, Streaming
+from ghproxy.exchange import Call, Exchanger, Failed, Result, Served, Streaming
+from ghproxy.immutable import is_immutable
 from ghproxy.metrics import Metrics, user_agent_label
 from ghproxy.policy import Kind, Mode
 from ghproxy.renditions import Renditions, render
@@ -32,6 +33,7 @@ from ghproxy.upstream import Upstream
 
 log = logging.getLogger("ghproxy.access")
 GRAPHQL_PEEK_BYTES = 256 * 1024
+IMMUTABLE = "IMMUTABLE"  # X-Cache-Mode: content addressed by a full SHA, served from the cache without asking
 
 
 @dataclass(slots=True)
@@ -117,6 +119,9 @@ class Engine:
                 if not isinstance(result, Streaming):
                     return await self._respond(request, key, result, True, outcome)
             entry = await self.store.get(key)
+            if entry is not None and self._immutable(request, path, entry):
+                self.metrics.immutable_served.labels(token_hash).inc()
+                return await self._respond(request, key, Served(entry, IMMUTABLE, True, None), False, outcome)
         plan = policy.plan(method, path, request.headers, entry)
         call = await self._call(request, path, template, token_hash, ua, key, plan, entry)
 
@@ -181,6 +186,18 @@ class Engine:
             user_agent=ua,
             graphql_mutation=mutation,
         )
+
+    def _immutable(self, request: web.Request, path: str, entry: Entry) -> bool:
+        """Whether a stored answer may be served without asking GitHub: content addressed by a full SHA.
+
+        Not with a budget identifier: then several tokens share the partition, and only GitHub can say whether
+        this requester may read it. Not when the client asks for a fresh copy.
+        """
+        if not self.settings.immutable or entry.status != 200 or h.BUDGET_ID in request.headers:
+            return False
+        if "no-cache" in h.cache_directives(request.headers.get(hdrs.CACHE_CONTROL)):
+            return False
+        return is_immutable(request.method, path, request.rel_url.raw_query_string)
 
     def _joinable(self, request: web.Request, path: str, flight_key: str) -> asyncio.Task[Result] | None:
         """An exchange in flight that this GET may share, known before the store is read.

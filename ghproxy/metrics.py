@@ -131,6 +131,12 @@ class Metrics:
             ("token_hash", "reason"),
             registry=r,
         )
+        self.immutable_served = Counter(
+            "ghproxy_immutable_responses",
+            "Stored answers for SHA-addressed content served without asking GitHub.",
+            ("token_hash",),
+            registry=r,
+        )
         self.concurrent_outbound = Gauge(
             "concurrent_outbound_requests", "Requests to GitHub in flight now.", registry=r
         )

@@ -36,6 +36,7 @@ class Settings:
     # Throttle (Go ghproxy's flags, plus the model of GitHub's secondary limits, on by default).
     concurrency: int = 25
     coalesce_window_ms: float = 0.0
+    immutable: bool = True  # serve SHA-addressed content without revalidating
     throttling_time_ms: float = 0.0
     get_throttling_time_ms: float = 0.0
     throttling_time_v4_ms: float = 0.0
