@@ -59,10 +59,11 @@ class Flights:
         leaves the throttle's queue). A streaming answer nobody took is released so its connection is not leaked.
         """
         self._waiters[key] = self._waiters.get(key, 0) + 1
+        cancelled = False
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            task.add_done_callback(_release_unclaimed)
+            cancelled = True
             raise
         finally:
             left = self._waiters.get(key, 1) - 1
@@ -70,6 +71,9 @@ class Flights:
                 self._waiters[key] = left
             else:
                 self._waiters.pop(key, None)
+                if cancelled:
+                    # the last waiter left: nobody will stream an answer too big to share, so release it
+                    task.add_done_callback(_release_unclaimed)
                 if not task.done():
                     task.cancel()
                 elif self.window <= 0:

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -171,6 +172,8 @@ class Engine:
                 # GraphQL mutations cost 5 secondary-limit points, queries 1: look, then send the bytes read
                 body = await request.read()
                 mutation = _is_graphql_mutation(body)
+            else:
+                mutation = True  # cannot look without buffering a large body: count it as the costlier kind
         return Call(
             method=request.method,
             target=request.raw_path,  # already checked by server.refuse_bad_targets
@@ -185,6 +188,7 @@ class Engine:
             template=template,
             user_agent=ua,
             graphql_mutation=mutation,
+            shared=h.BUDGET_ID in request.headers,
         )
 
     def _immutable(self, request: web.Request, path: str, entry: Entry) -> bool:
@@ -257,9 +261,17 @@ def _flight(key: str, request: web.Request) -> str:
     return f"{key}/{auth}"
 
 
+_MUTATION = re.compile(r"(?m)^[\s,]*mutation\b")
+_COMMENT = re.compile(r"#[^\n]*")
+
+
 def _is_graphql_mutation(body: bytes) -> bool:
+    """Whether a GraphQL document holds a mutation operation (comments ignored, fragments allowed before it)."""
     try:
-        query = json.loads(body).get("query", "")
+        doc = json.loads(body)
+        query = doc.get("query", "")
     except (ValueError, AttributeError):
-        return False
-    return isinstance(query, str) and query.lstrip().startswith("mutation")
+        return True  # unreadable: count it as the costlier kind
+    if not isinstance(query, str):
+        return True
+    return bool(_MUTATION.search(_COMMENT.sub("", query))) or query.lstrip().startswith("mutation")

@@ -77,6 +77,7 @@ class Call:
     template: str
     user_agent: str
     graphql_mutation: bool = False
+    shared: bool = False  # the cache partition is a budget identifier's (several tokens)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -120,7 +121,7 @@ class Exchanger:
             self._observe(call, upstream, sent)
             prefetched: bytes | None = None
             if upstream.status in (403, 429):
-                prefetched = await upstream.read()
+                prefetched, _ = await _read_bounded(upstream, 1 << 20)
                 text = _decoded_for_inspection(prefetched, upstream.headers.get(hdrs.CONTENT_ENCODING))
                 lower = {k.lower(): v for k, v in upstream.headers.items()}
                 await self.throttle.learn(call.throttle_key, request, upstream.status, lower, text)
@@ -198,7 +199,14 @@ class Exchanger:
     def _held(self, call: Call, held: model.Blocked | model.Refuse) -> Result:
         """GitHub blocks this token, or its queue is too long: serve what is stored, or say so at once."""
         if isinstance(held, model.Blocked):
-            if call.entry is not None and call.method == hdrs.METH_GET and call.entry.status == 200:
+            # Not with a budget identifier: the entry may be another token's, and only GitHub could vouch for this one
+            shared_partition = any(name.lower() == h.BUDGET_ID.lower() for name, _ in call.headers) or call.shared
+            if (
+                not shared_partition
+                and call.entry is not None
+                and call.method == hdrs.METH_GET
+                and call.entry.status == 200
+            ):
                 self.metrics.stale_served.labels(call.token_hash, held.reason).inc()
                 warning = (("Warning", '110 - "Response is Stale"'),)
                 stale = Entry(call.entry.status, call.entry.headers + warning, call.entry.body, call.entry.stored_at)

@@ -164,12 +164,14 @@ class Throttle:
 
     async def _acquire(self, primitive: asyncio.Lock | asyncio.Semaphore, within: float) -> bool:
         """Acquire `within` seconds; the uncontended case costs no task and no timer (the hot path)."""
-        if not primitive.locked():
+        # Semaphore.locked() also counts queued waiters; Lock.locked() does not, so a Lock always takes the timed path.
+        if isinstance(primitive, asyncio.Semaphore) and not primitive.locked():
             await primitive.acquire()
             return True
         self.metrics.pending_outbound.inc()
         try:
-            await asyncio.wait_for(primitive.acquire(), timeout=max(0.0, within))
+            async with asyncio.timeout(max(0.0, within)):  # unlike wait_for, never drops a cancellation
+                await primitive.acquire()
             return True
         except TimeoutError:
             return False

@@ -77,9 +77,10 @@ _CONTENT = re.compile(r"/(issues|pulls)$|/comments$|/reviews$|/releases$|/discus
 def classify(method: str, path: str, *, conditional: bool = False, graphql_mutation: bool = False) -> Request:
     if path in ("/graphql", "/api/graphql"):
         points = 5 if graphql_mutation else 1
-        return Request(Api.GRAPHQL, points, graphql_mutation, False, False, "graphql")
+        # a GraphQL mutation may create content (comments, reviews): counted against those limits, conservatively
+        return Request(Api.GRAPHQL, points, graphql_mutation, graphql_mutation, False, "graphql")
     mutative = method not in (hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS)
-    resource = "search" if path.startswith("/search/") else "core"
+    resource = "code_search" if path == "/search/code" else "search" if path.startswith("/search/") else "core"
     creates = method == hdrs.METH_POST and bool(_CONTENT.search(path))
     return Request(Api.REST, 5 if mutative else 1, mutative, creates, conditional and not mutative, resource)
 

@@ -251,3 +251,18 @@ def test_three_replicas_sharing_redis_respect_one_tokens_limits(
     assert sim.ledger()["totals"]["secondary_limited"] == 0
     assert set(statuses) <= {200, 201}
     assert len(statuses) == 2200
+
+
+async def test_no_stale_serving_across_tokens_of_one_budget(start_sim: StartSim, start_proxy: StartProxy) -> None:
+    """While GitHub blocks a budget, a token of that budget never gets another token's stored body unchecked."""
+    sim = start_sim(core_limit=2)
+    proxy = start_proxy(sim.url)
+    budget = {"X-PROW-GHCACHE-TOKEN-BUDGET-IDENTIFIER": "shared"}
+    async with aiohttp.ClientSession(headers=budget) as s:
+        for n in (9, 10):  # alice exhausts the budget; her answers are stored in the shared partition
+            async with s.get(
+                proxy.url + f"/repos/org0/repo2/issues/{n}", headers={"Authorization": "token sim_alice"}
+            ) as r:
+                assert r.status == 200
+        async with s.get(proxy.url + "/repos/org0/repo2/issues/9", headers={"Authorization": "token sim_erin"}) as r:
+            assert (r.status, r.headers["X-Cache-Mode"]) == (403, "THROTTLED")

@@ -54,7 +54,8 @@ class TestClassify:
             (classify("PATCH", "/repos/o/r/issues/1"), 5, True, False, Api.REST, "core"),
             (classify("GET", "/search/issues"), 1, False, False, Api.REST, "search"),
             (QUERY, 1, False, False, Api.GRAPHQL, "graphql"),
-            (MUTATION, 5, True, False, Api.GRAPHQL, "graphql"),
+            (MUTATION, 5, True, True, Api.GRAPHQL, "graphql"),
+            (classify("GET", "/search/code"), 1, False, False, Api.REST, "code_search"),
         ],
     )
     def test_table(self, req, points, mutative, content, api, resource) -> None:  # type: ignore[no-untyped-def]
