@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -76,35 +77,35 @@ def make_app(settings: Settings, metrics: Metrics | None = None, readiness: Read
     app[READINESS] = readiness or Readiness()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        store = build_store(settings, app[METRICS])
-        app[STORE] = store
-        pruner = asyncio.create_task(prune_periodically(store, settings.prune_interval))
-        upstream = Upstream(
-            settings.upstream, timeout=settings.request_timeout, connections=settings.upstream_connections
-        )
-        await upstream.start()
-        limits = settings.limits()
-        budgets: Budgets = LocalBudgets(limits)
-        shared: RedisBudgets | None = None
-        if settings.redis_address:
-            # replicas sharing Redis share each token's budget; a dead Redis means local decisions with a 1/N share
-            budgets = shared = RedisBudgets(
-                settings.redis_address,
-                limits,
-                username=settings.redis_username or None,
-                password=settings.redis_password or None,
+        async with contextlib.AsyncExitStack() as stack:  # whatever was opened is closed, also if setup fails
+            store = build_store(settings, app[METRICS])
+            stack.push_async_callback(store.close)
+            app[STORE] = store
+            pruner = asyncio.create_task(prune_periodically(store, settings.prune_interval))
+            stack.callback(pruner.cancel)
+            upstream = Upstream(
+                settings.upstream, timeout=settings.request_timeout, connections=settings.upstream_connections
             )
-            await shared.start()
-        throttle = Throttle(budgets, limits, settings.concurrency, app[METRICS])
-        app[ENGINE] = Engine(settings, store, upstream, app[METRICS], throttle)
-        app[READINESS].ready = True
-        yield
-        app[READINESS].ready = False
-        pruner.cancel()
-        await upstream.close()
-        await store.close()
-        if shared is not None:
-            await shared.close()
+            stack.push_async_callback(upstream.close)
+            await upstream.start()
+            limits = settings.limits()
+            budgets: Budgets = LocalBudgets(limits)
+            if settings.redis_address:
+                # replicas sharing Redis share each token's budget; a dead Redis means local decisions (1/N share)
+                shared = RedisBudgets(
+                    settings.redis_address,
+                    limits,
+                    username=settings.redis_username or None,
+                    password=settings.redis_password or None,
+                )
+                stack.push_async_callback(shared.close)
+                await shared.start()
+                budgets = shared
+            throttle = Throttle(budgets, limits, settings.concurrency, app[METRICS])
+            app[ENGINE] = Engine(settings, store, upstream, app[METRICS], throttle)
+            app[READINESS].ready = True
+            stack.callback(setattr, app[READINESS], "ready", False)
+            yield
 
     app.cleanup_ctx.append(resources)
 
