@@ -127,6 +127,14 @@ def parser() -> argparse.ArgumentParser:
         help="serve content addressed by a full SHA (git objects, contents at a commit) without revalidating "
         "(default true)",
     )
+    p.add_argument(
+        "--cross-token",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=d.cross_token,
+        help="reuse another token's stored body when GitHub confirms (free 304) it is this token's too (default true)",
+    )
     g = p.add_argument_group("throttling (per token; Go ghproxy's flags keep their meaning)")
     g.add_argument("--concurrency", type=int, default=d.concurrency, help="requests in flight per token (default 25)")
     g.add_argument("--throttling-time-ms", type=float, default=0.0, help="spacing between non-GET requests")
@@ -210,6 +218,7 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
         concurrency=args.concurrency,
         coalesce_window_ms=args.coalesce_window_ms,
         immutable=args.immutable,
+        cross_token=args.cross_token,
         throttling_time_ms=args.throttling_time_ms,
         get_throttling_time_ms=args.get_throttling_time_ms,
         throttling_time_v4_ms=args.throttling_time_v4_ms,

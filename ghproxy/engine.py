@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from aiohttp import hdrs, web
 
-from ghproxy import coalesce, keys, paths, policy, responses
+from ghproxy import coalesce, crosstoken, keys, paths, policy, responses
 from ghproxy import headers as h
 from ghproxy.cache.tiered import TieredStore
 from ghproxy.entry import Entry
@@ -102,16 +102,17 @@ class Engine:
         self, request: web.Request, path: str, template: str, token_hash: str, ua: str, outcome: Outcome
     ) -> web.StreamResponse:
         method = request.method
-        key = ""
+        key = index_key = ""
         entry: Entry | None = None
         if method in policy.CACHEABLE_METHODS:
-            key = keys.cache_key(
-                keys.partition(request.headers),
+            representation = (
                 hdrs.METH_GET,  # HEAD is answered from (and revalidates) GET's entry
                 keys.normalise_target(path, request.rel_url.raw_query_string),
                 keys.normalise_accept(request.headers.get(hdrs.ACCEPT)),
                 request.headers.get(h.API_VERSION, ""),
             )
+            key = keys.cache_key(keys.partition(request.headers), *representation)
+            index_key = keys.cache_key(crosstoken.SHARED_PARTITION, *representation)
             fk = _flight(key, request)
             joinable = self._joinable(request, path, fk)
             if joinable is not None:
@@ -124,7 +125,17 @@ class Engine:
                 self.metrics.immutable_served.labels(token_hash).inc()
                 return await self._respond(request, key, Served(entry, IMMUTABLE, True, None), False, outcome)
         plan = policy.plan(method, path, request.headers, entry)
+        reused = False
+        if self._may_reuse(request, path, key, plan):
+            indexed = await self.store.get(index_key)
+            found = crosstoken.candidate(indexed, request.headers) if indexed is not None else None
+            if found is not None:
+                entry, reused = found, True
+                plan = policy.plan(method, path, request.headers, entry)
         call = await self._call(request, path, template, token_hash, ua, key, plan, entry)
+        call.reused = reused
+        if self.settings.cross_token and method == hdrs.METH_GET and key:
+            call.index_key = index_key
 
         flight_key = self._flight_key(request, key, plan)
         if flight_key is None:
@@ -189,6 +200,16 @@ class Engine:
             user_agent=ua,
             graphql_mutation=mutation,
             shared=h.BUDGET_ID in request.headers,
+        )
+
+    def _may_reuse(self, request: web.Request, path: str, key: str, plan: policy.Plan) -> bool:
+        """Whether to try another token's stored body for this GET (nothing of its own stored, no own validators)."""
+        return (
+            self.settings.cross_token
+            and request.method == hdrs.METH_GET
+            and plan.kind is Kind.FETCH
+            and hdrs.AUTHORIZATION in request.headers
+            and not any(c in request.headers for c in h.CONDITIONAL)
         )
 
     def _immutable(self, request: web.Request, path: str, entry: Entry) -> bool:

@@ -26,6 +26,7 @@ from ghproxy.throttle.driver import Admitted, Throttle
 from ghproxy.upstream import BodyArg, Upstream
 
 STALE = "STALE"  # X-Cache-Mode: stored, served without revalidation because GitHub blocks the token for now
+REUSED = "REUSED"  # X-Cache-Mode: another token's stored body, proven this token's too by a free 304
 THROTTLED = "THROTTLED"  # X-Cache-Mode: answered by the throttle, nothing went upstream
 
 
@@ -78,6 +79,8 @@ class Call:
     user_agent: str
     graphql_mutation: bool = False
     shared: bool = False  # the cache partition is a budget identifier's (several tokens)
+    index_key: str = ""  # where stored answers are indexed for cross-token reuse ("" when off)
+    reused: bool = False  # `entry` is another token's, to be proven identical by a 304 (crosstoken.py)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -129,9 +132,8 @@ class Exchanger:
                 lower = {k.lower(): v for k, v in upstream.headers.items()}
                 await self.throttle.learn(call.throttle_key, request, upstream.status, lower, b"")
             await admitted.done()  # learnt first, so the next mutation sees a block GitHub just announced
-            settled = policy.settle(
-                call.plan, call.method, upstream.status, upstream.headers.items(), call.entry is not None
-            )
+            had_entry = call.entry is not None and not call.reused
+            settled = policy.settle(call.plan, call.method, upstream.status, upstream.headers.items(), had_entry)
             result = await self._settle(call, upstream, settled, prefetched)
             keep_open = isinstance(result, Streaming)
             return result
@@ -152,9 +154,13 @@ class Exchanger:
         status = upstream.status
         if settled.action is Action.REFRESH:
             assert call.entry is not None
+            entry = call.entry.revalidated(h.storable_headers(upstream.headers.items()), now)
+            if call.reused:
+                # another token's body, proven to be this token's too: now this token's own entry
+                await self.store.set(call.key, entry)
+                return Served(entry, REUSED, True, status)
             age = max(0.0, now - call.entry.stored_at)
             self.metrics.entry_age.labels(call.token_hash, call.template, call.user_agent).observe(age)
-            entry = call.entry.revalidated(h.storable_headers(upstream.headers.items()), now)
             await self.store.refresh(call.key, entry)
             return Served(entry, settled.mode, True, status)
         if settled.action is Action.RELAY_AND_FORGET:
@@ -183,6 +189,8 @@ class Exchanger:
         if settled.action is Action.STORE and call.plan.kind is not Kind.PASS:
             entry = Entry(status=status, headers=h.storable_headers(upstream.headers.items()), body=body, stored_at=now)
             await self.store.set(call.key, entry)
+            if call.index_key and status == 200:
+                await self.store.set(call.index_key, entry)
             return Served(entry, settled.mode, True, status)
         return Served(_relayed(upstream, body), settled.mode, False, status)
 
@@ -194,6 +202,8 @@ class Exchanger:
             # the new representation cannot be stored, so the old entry is stale for good
             mode = Mode.NO_STORE
             await self.store.delete(call.key)
+            if call.index_key:
+                await self.store.delete(call.index_key)
         return Streaming(upstream, mode, prefix)
 
     def _held(self, call: Call, held: model.Blocked | model.Refuse) -> Result:

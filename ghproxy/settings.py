@@ -37,6 +37,7 @@ class Settings:
     concurrency: int = 25
     coalesce_window_ms: float = 0.0
     immutable: bool = True  # serve SHA-addressed content without revalidating
+    cross_token: bool = True  # revalidate other tokens' stored bodies with this token's computed ETag
     throttling_time_ms: float = 0.0
     get_throttling_time_ms: float = 0.0
     throttling_time_v4_ms: float = 0.0

@@ -148,7 +148,8 @@ class TestTokenIsolation:
         status, headers, _ = fetch(
             proxy.url + f"/repos/{PRIVATE}", ALICE, **{"X_PROW_GHCACHE_TOKEN_BUDGET_IDENTIFIER": "shared"}
         )
-        assert (status, headers["x-cache-mode"]) == (200, "MISS")
+        # (alice may get her own body back through cross-token reuse: GitHub confirms it with a free 304)
+        assert status == 200 and headers["x-cache-mode"] in ("MISS", "REUSED")
 
     def test_viewer_dependent_fields_are_each_tokens_own(self, start_sim: StartSim, start_proxy: StartProxy) -> None:
         sim = start_sim()
