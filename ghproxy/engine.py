@@ -112,7 +112,8 @@ class Engine:
                 request.headers.get(h.API_VERSION, ""),
             )
             key = keys.cache_key(keys.partition(request.headers), *representation)
-            index_key = keys.cache_key(crosstoken.SHARED_PARTITION, *representation)
+            if self.settings.cross_token and method == hdrs.METH_GET:
+                index_key = keys.cache_key(crosstoken.SHARED_PARTITION, *representation)
             fk = _flight(key, request)
             joinable = self._joinable(request, path, fk)
             if joinable is not None:
@@ -126,7 +127,7 @@ class Engine:
                 return await self._respond(request, key, Served(entry, IMMUTABLE, True, None), False, outcome)
         plan = policy.plan(method, path, request.headers, entry)
         reused = False
-        if self._may_reuse(request, path, key, plan):
+        if self._may_reuse(request, plan):
             indexed = await self.store.get(index_key)
             found = crosstoken.candidate(indexed, request.headers) if indexed is not None else None
             if found is not None:
@@ -134,8 +135,7 @@ class Engine:
                 plan = policy.plan(method, path, request.headers, entry)
         call = await self._call(request, path, template, token_hash, ua, key, plan, entry)
         call.reused = reused
-        if self.settings.cross_token and method == hdrs.METH_GET and key:
-            call.index_key = index_key
+        call.index_key = index_key
 
         flight_key = self._flight_key(request, key, plan)
         if flight_key is None:
@@ -202,7 +202,7 @@ class Engine:
             shared=h.BUDGET_ID in request.headers,
         )
 
-    def _may_reuse(self, request: web.Request, path: str, key: str, plan: policy.Plan) -> bool:
+    def _may_reuse(self, request: web.Request, plan: policy.Plan) -> bool:
         """Whether to try another token's stored body for this GET (nothing of its own stored, no own validators)."""
         return (
             self.settings.cross_token

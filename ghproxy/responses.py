@@ -13,8 +13,7 @@ from multidict import CIMultiDict
 
 from ghproxy import headers as h
 from ghproxy.entry import Entry
-from ghproxy.renditions import render
-from ghproxy.rewrite import REWRITTEN_HEADERS, Rewriter, is_json
+from ghproxy.rewrite import REWRITTEN_HEADERS, Rewriter
 
 CHUNK = 64 * 1024
 log = logging.getLogger("ghproxy.relay")
@@ -91,25 +90,6 @@ def from_entry(
         headers[hdrs.CONTENT_ENCODING] = "gzip"
     # For HEAD, aiohttp sends the headers (Content-Length included) and leaves the body out.
     return web.Response(status=entry.status, body=body, headers=headers)
-
-
-def from_buffered(
-    request: web.Request,
-    upstream: aiohttp.ClientResponse,
-    body: bytes,
-    mode: str,
-    rewriter: Rewriter,
-) -> web.Response:
-    """Relay a fully read upstream answer (identity body), URLs rewritten."""
-    headers = _rewritten(h.passthrough_response_headers(upstream.headers.items()), rewriter)
-    headers[h.CACHE_MODE] = mode
-    compress = h.accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING))
-    body, gzipped = render(body, rewriter, compress, is_json(upstream.headers.get(hdrs.CONTENT_TYPE)))
-    if gzipped:
-        headers[hdrs.CONTENT_ENCODING] = "gzip"
-    if request.method == hdrs.METH_HEAD or upstream.status in (204, 304):
-        return web.Response(status=upstream.status, headers=headers)
-    return web.Response(status=upstream.status, body=body, headers=headers)
 
 
 async def stream(

@@ -42,10 +42,6 @@ class Rewriter:
         pattern = re.compile(_URL_MEMBER + re.escape(up) + _AFTER_BASE) if up != pub else None
         object.__setattr__(self, "_members", pattern)
 
-    @property
-    def changes_anything(self) -> bool:
-        return self._members is not None
-
     def body(self, data: bytes) -> bytes:
         """A JSON body with upstream URLs in URL-valued members pointed at the proxy."""
         if self._members is None or self._up not in data:

@@ -36,7 +36,7 @@ async def test_oversized_entry_is_not_kept() -> None:
     assert await store.get("small") is not None
 
 
-async def test_ttl(monkeypatch: object) -> None:
+async def test_an_expired_ttl_is_a_miss() -> None:
     store = MemoryStore(1 << 20)
     await store.set("k", entry(1), ttl=-1)
     assert await store.get("k") is None
