@@ -135,6 +135,25 @@ def parser() -> argparse.ArgumentParser:
         default=d.cross_token,
         help="reuse another token's stored body when GitHub confirms (free 304) it is this token's too (default true)",
     )
+    p.add_argument(
+        "--app-token-reuse",
+        choices=("mint-once", "go", "off"),
+        default=d.app_token_reuse,
+        help="POST /app/installations/{id}/access_tokens: mint-once hands every caller the token already minted "
+        "(after GitHub confirms the caller's JWT); go forwards every mint and answers with the token handed out "
+        "first (Go ghproxy); off forwards untouched (default %(default)s)",
+    )
+    p.add_argument(
+        "--app-token-min-remaining-seconds",
+        type=_positive,
+        default=d.app_token_min_remaining_s,
+        help="hand out an installation token only while it has more than this left (default %(default)s)",
+    )
+    p.add_argument(
+        "--app-token-key-file",
+        default="",
+        help="a secret shared by the replicas: installation tokens shared through Redis are sealed with it",
+    )
     g = p.add_argument_group("throttling (per token; Go ghproxy's flags keep their meaning)")
     g.add_argument("--concurrency", type=int, default=d.concurrency, help="requests in flight per token (default 25)")
     g.add_argument("--throttling-time-ms", type=float, default=0.0, help="spacing between non-GET requests")
@@ -201,6 +220,19 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
             raise ConfigError(
                 f"--redis-password-file {args.redis_password_file!r} cannot be read: {exc.strerror}"
             ) from exc
+    app_token_key = None
+    if args.app_token_key_file:
+        from ghproxy.apptokens import sealing_key
+
+        try:
+            secret = Path(args.app_token_key_file).read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"--app-token-key-file {args.app_token_key_file!r} cannot be read: {exc.strerror}"
+            ) from exc
+        if not secret.strip():
+            raise ConfigError(f"--app-token-key-file {args.app_token_key_file!r} is empty")
+        app_token_key = sealing_key(secret)
     if args.redis_address:
         from ghproxy.cache.redis import parse_address
 
@@ -219,6 +251,9 @@ def settings_from_args(argv: Sequence[str]) -> Settings:
         coalesce_window_ms=args.coalesce_window_ms,
         immutable=args.immutable,
         cross_token=args.cross_token,
+        app_token_reuse=args.app_token_reuse,
+        app_token_min_remaining_s=args.app_token_min_remaining_seconds,
+        app_token_key=app_token_key,
         throttling_time_ms=args.throttling_time_ms,
         get_throttling_time_ms=args.get_throttling_time_ms,
         throttling_time_v4_ms=args.throttling_time_v4_ms,

@@ -20,6 +20,7 @@ from aiohttp import hdrs, web
 
 from ghproxy import coalesce, crosstoken, keys, paths, policy, responses
 from ghproxy import headers as h
+from ghproxy.apptokens import MINT_PATH, Equalizer
 from ghproxy.cache.tiered import TieredStore
 from ghproxy.entry import Entry
 from ghproxy.exchange import Call, Exchanger, Failed, Result, Served, Streaming
@@ -49,9 +50,16 @@ class Outcome:
 
 class Engine:
     def __init__(
-        self, settings: Settings, store: TieredStore, upstream: Upstream, metrics: Metrics, throttle: Throttle
+        self,
+        settings: Settings,
+        store: TieredStore,
+        upstream: Upstream,
+        metrics: Metrics,
+        throttle: Throttle,
+        equalizer: Equalizer | None = None,
     ) -> None:
         self.settings = settings
+        self.equalizer = equalizer
         self.store = store
         self.metrics = metrics
         self.exchanger = Exchanger(settings, store, upstream, metrics, throttle)
@@ -102,6 +110,13 @@ class Engine:
         self, request: web.Request, path: str, template: str, token_hash: str, ua: str, outcome: Outcome
     ) -> web.StreamResponse:
         method = request.method
+        if method == hdrs.METH_POST and self.equalizer is not None and (mint := MINT_PATH.match(path)):
+            response, outcome.mode = await self.equalizer.handle(
+                request, mint.group(1), self.rewriter(self.public_base(request))
+            )
+            response.headers[h.CACHE_MODE] = outcome.mode
+            outcome.upstream_status = response.status
+            return response
         key = index_key = ""
         entry: Entry | None = None
         if method in policy.CACHEABLE_METHODS:

@@ -137,6 +137,13 @@ class Metrics:
             ("token_hash",),
             registry=r,
         )
+        self.app_tokens = Counter(
+            "ghproxy_app_tokens",
+            "App installation token requests by result: minted upstream, shared (an already minted token handed out), "
+            "refused (GitHub did not confirm the caller's JWT).",
+            ["result"],
+            registry=r,
+        )
         self.concurrent_outbound = Gauge(
             "concurrent_outbound_requests", "Requests to GitHub in flight now.", registry=r
         )

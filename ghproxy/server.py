@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -13,7 +14,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ghproxy import guard, responses
+from ghproxy.apptokens import Equalizer, SharedTokens
 from ghproxy.cache.build import build_store, prune_periodically
+from ghproxy.cache.redis import connect, parse_address
 from ghproxy.cache.tiered import TieredStore
 from ghproxy.engine import Engine
 from ghproxy.metrics import CONTENT_TYPE, Metrics
@@ -102,7 +105,30 @@ def make_app(settings: Settings, metrics: Metrics | None = None, readiness: Read
                 await shared.start()
                 budgets = shared
             throttle = Throttle(budgets, limits, settings.concurrency, app[METRICS])
-            app[ENGINE] = Engine(settings, store, upstream, app[METRICS], throttle)
+            equalizer = None
+            if settings.app_token_reuse != "off":
+                redis = None
+                if settings.redis_address:
+                    redis = connect(
+                        parse_address(settings.redis_address),
+                        username=settings.redis_username or None,
+                        password=settings.redis_password or None,
+                        socket_timeout=0.25,
+                        socket_connect_timeout=0.25,
+                        max_connections=8,
+                        pool_timeout=0.25,
+                    )
+                    stack.push_async_callback(redis.aclose)
+                    if settings.app_token_key is None:
+                        log.info(
+                            "app installation tokens are shared through Redis unsealed: give every replica "
+                            "the same --app-token-key-file to seal them"
+                        )
+                shared_tokens = SharedTokens(redis, settings.app_token_key, time.time)
+                equalizer = Equalizer(
+                    settings.app_token_reuse, settings.app_token_min_remaining_s, upstream, app[METRICS], shared_tokens
+                )
+            app[ENGINE] = Engine(settings, store, upstream, app[METRICS], throttle, equalizer)
             app[READINESS].ready = True
             stack.callback(setattr, app[READINESS], "ready", False)
             yield

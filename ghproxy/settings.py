@@ -38,6 +38,10 @@ class Settings:
     coalesce_window_ms: float = 0.0
     immutable: bool = True  # serve SHA-addressed content without revalidating
     cross_token: bool = True  # revalidate other tokens' stored bodies with this token's computed ETag
+    # App installation tokens: "mint-once" (shared, one mint), "go" (Go ghproxy's equalizer), "off".
+    app_token_reuse: str = "mint-once"
+    app_token_min_remaining_s: float = 60.0
+    app_token_key: bytes | None = None  # from --app-token-key-file: seals tokens shared through Redis
     throttling_time_ms: float = 0.0
     get_throttling_time_ms: float = 0.0
     throttling_time_v4_ms: float = 0.0
