@@ -3,13 +3,17 @@
 Control surface (never GitHub's, never accounted, never delayed):
 
     GET  /_sim/ledger           {"tokens": {TOKEN: {"requests", "charged", "free_304", "secondary_limited",
-                                 "primary_limited", "max_inflight"}}, "totals": {same keys summed}}.
-                                 TOKEN is the token exactly as sent; anonymous requests are under "".
+                                 "primary_limited", "max_inflight"}}, "totals": {same keys summed},
+                                 "mints": {INSTALLATION_ID: installation tokens minted}}.
+                                 TOKEN is the token exactly as sent; anonymous requests are under "", an app's
+                                 JWTs under "app:<app id>".
     GET  /_sim/requests         {"requests": [{"t", "method", "path", "token", "status", "charged", "free_304",
                                  "secondary_limited", "primary_limited"}]}: the last 100 000 requests, oldest
                                  first; "path" includes the query string, "t" is unix time (float).
     GET  /_sim/representations  {"distinct": n}: distinct (path+query, body sha256) pairs answered 200 since
                                  the last reset; a lower bound for what any client must transfer.
+    GET  /_sim/apps             {"apps": [{"id", "slug", "name", "client_id", "private_key_pem", "installations":
+                                 [{"id", "account"}]}]}: the GitHub Apps and the PEM private key to sign their JWTs.
     POST /_sim/reset            zero the ledger, the request log, the representations and all rate-limit
                                  state (primary windows, secondary points, blocks); the data stays.
     POST /_sim/mutate           change data without accounting: {"repo": "org0/repo0", "kind": K, "number": N}
@@ -152,12 +156,12 @@ async def github(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = f"{sim.config.seed & 0xFFFF:04X}:{sim.request_counter:08X}"
     raw = request.headers.get(hdrs.AUTHORIZATION)
     try:
-        who = identify(parse_authorization(raw), sim.data, sim.config)
-    except BadCredentials:
-        resp = error_body(401, "Bad credentials")
+        who = identify(parse_authorization(raw), sim.data, sim.config, sim.apps, started)
+    except BadCredentials as exc:
+        resp = error_body(exc.status, exc.message)
         _decorate(resp, request, ANONYMOUS, None, rid)
         token = (raw or "").partition(" ")[2].strip() or (raw or "")
-        sim.ledger.record(RequestRecord(started, request.method, request.path_qs, token, 401, *[False] * 4))
+        sim.ledger.record(RequestRecord(started, request.method, request.path_qs, token, exc.status, *[False] * 4))
         return resp
     if request.path == "/graphql" and who.anonymous:
         resp = error_body(401, "This endpoint requires you to be authenticated.")
@@ -207,12 +211,13 @@ async def github(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def make_app(config: SimConfig | None = None) -> web.Application:
     """A fresh simulator with its own seeded data."""
-    from ghsim import routes_graphql, routes_issues, routes_pulls, routes_repos, routes_sim, routes_users
+    from ghsim import routes_apps, routes_graphql, routes_issues, routes_pulls, routes_repos, routes_sim, routes_users
 
     config = config or SimConfig()
-    app = web.Application(middlewares=[github])
+    app = web.Application(middlewares=[github, routes_apps.scope])
     app[STATE] = SimState(config=config, data=generate(config))
+    routes_apps.install(app[STATE])
     app[STATE].rng.seed(config.seed)
-    for module in (routes_sim, routes_users, routes_repos, routes_issues, routes_pulls, routes_graphql):
+    for module in (routes_sim, routes_users, routes_repos, routes_issues, routes_pulls, routes_graphql, routes_apps):
         app.router.add_routes(module.routes)
     return app

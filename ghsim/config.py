@@ -29,3 +29,4 @@ class SimConfig:
     min_mutation_interval_s: float = 1.0
     secondary_retry_after_s: int = 60
     accept_any_token: bool = True
+    installation_token_ttl_s: float = 3600  # lifetime of a GitHub App installation token (GitHub: one hour)

@@ -38,6 +38,7 @@ class Ledger:
     tokens: dict[str, TokenCounts] = field(default_factory=dict)
     log: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
     representations: set[tuple[str, str]] = field(default_factory=set)
+    mints: dict[int, int] = field(default_factory=dict)  # installation id -> installation tokens minted
 
     def counts(self, token: str) -> TokenCounts:
         return self.tokens.setdefault(token, TokenCounts())
@@ -51,6 +52,9 @@ class Ledger:
         c.primary_limited += rec.primary_limited
         self.log.append(rec)
 
+    def mint(self, installation_id: int) -> None:
+        self.mints[installation_id] = self.mints.get(installation_id, 0) + 1
+
     def inflight(self, token: str, now_inflight: int) -> None:
         c = self.counts(token)
         c.max_inflight = max(c.max_inflight, now_inflight)
@@ -58,7 +62,8 @@ class Ledger:
     def as_json(self) -> dict[str, Any]:
         tokens = {t: asdict(c) for t, c in self.tokens.items()}
         totals = {k: sum(c[k] for c in tokens.values()) for k in COUNTERS}
-        return {"tokens": tokens, "totals": totals}
+        mints = {str(i): n for i, n in self.mints.items()}
+        return {"tokens": tokens, "totals": totals, "mints": mints}
 
     def requests_json(self) -> dict[str, Any]:
         return {"requests": [asdict(r) for r in self.log]}

@@ -25,6 +25,11 @@ async def representations(request: web.Request) -> web.Response:
     return reply({"distinct": len(state(request).ledger.representations)})
 
 
+@routes.get("/_sim/apps")
+async def apps(request: web.Request) -> web.Response:
+    return reply(state(request).apps.as_json())
+
+
 @routes.post("/_sim/reset")
 async def reset(request: web.Request) -> web.Response:
     state(request).reset()

@@ -1,4 +1,4 @@
-"""The state one simulator app keeps: config, dataset, limit state per token and the ledger."""
+"""The state one simulator app keeps: config, dataset, limit state per token, the ledger and the GitHub Apps."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from ghsim.accounting import TokenState
+from ghsim.apps import AppRegistry
 from ghsim.config import SimConfig
 from ghsim.ledger import Ledger
 from ghsim.store import Dataset
@@ -21,9 +22,10 @@ class SimState:
     limits: dict[str, TokenState] = field(default_factory=dict)  # token as sent ("" anonymous) -> state
     rng: random.Random = field(default_factory=random.Random)
     request_counter: int = 0
+    apps: AppRegistry = field(default_factory=AppRegistry)  # GitHub Apps, installations, installation tokens
 
     def reset(self) -> None:
-        """Zero the ledger and every limit; the data stays as it is."""
+        """Zero the ledger (mint counts too) and every limit; the data and minted tokens stay as they are."""
         self.ledger = Ledger()
         self.limits = {}
 
