@@ -117,29 +117,39 @@ def _job_files(root: Path, shown: str, config_file: Path | None, problems: Probl
         return []
     found: list[tuple[Path, str]] = []
     first_of: dict[str, str] = {}
-
-    def walk_error(err: OSError) -> None:
-        problems.add(str(err.filename), "", f"cannot read: {err.strerror}")
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_error):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".."))
-        for name in sorted(filenames):
-            if name.startswith("..") or not name.endswith((".yaml", ".yml")):
-                continue
-            path = Path(dirpath, name)
-            if config_file is not None and _same_file(path, config_file):
-                continue  # config.yaml kept beside the jobs is read once, as the config
-            path_shown = os.path.join(shown, os.path.relpath(path, root))
-            if name in first_of:
-                problems.add(
-                    path_shown,
-                    "",
-                    f"duplicate basename {name!r}: {first_of[name]} has it too; file names must be unique across the job config tree",
-                )
-                continue
-            first_of[name] = path_shown
-            found.append((path, path_shown))
+    for path in _walk(root, problems):
+        if config_file is not None and _same_file(path, config_file):
+            continue  # config.yaml kept beside the jobs is read once, as the config
+        path_shown = os.path.join(shown, os.path.relpath(path, root))
+        if path.name in first_of:
+            problems.add(
+                path_shown,
+                "",
+                f"duplicate basename {path.name!r}: {first_of[path.name]} has it too; "
+                "file names must be unique across the job config tree",
+            )
+            continue
+        first_of[path.name] = path_shown
+        found.append((path, path_shown))
     return found
+
+
+def _walk(directory: Path, problems: Problems) -> list[Path]:
+    """The .yaml/.yml files under `directory` in Go's filepath.Walk order (lexical, depth first), skipping `..*`."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError as err:
+        problems.add(str(directory), "", f"cannot read: {err.strerror}")
+        return []
+    out: list[Path] = []
+    for entry in entries:
+        if entry.name.startswith(".."):
+            continue  # Kubernetes' atomic ConfigMap mounts: ..data and ..<timestamp> hold copies
+        if entry.is_dir(follow_symlinks=False):  # as Go's Walk: symlinked directories are not entered
+            out.extend(_walk(Path(entry.path), problems))
+        elif entry.name.endswith((".yaml", ".yml")) and entry.is_file():
+            out.append(Path(entry.path))
+    return out
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -51,7 +51,7 @@ def read_yaml(path: Path, shown: str) -> Any:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
-        what = " ".join(part for part in (err.context, err.problem) if part)
+        what = ": ".join(part for part in (err.context, err.problem) if part)
         raise ConfigError([f"{where}: invalid YAML: {what}"]) from err
     except yaml.YAMLError as err:
         raise ConfigError([f"{shown}: invalid YAML: {err}"]) from err
