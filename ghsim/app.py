@@ -20,6 +20,12 @@ Control surface (never GitHub's, never accounted, never delayed):
                                  with K one of "touch_pr" / "touch_issue" (bump updated_at and the title),
                                  "push_pr" (new commit on the PR head), "comment" (add an issue comment,
                                  optional "body"). Answers {"ok": true, ...}.
+    GET  /_sim/webhooks         {"url", "secret_set"}; POST {"url", "secret"} sets where webhooks go and their secret.
+    GET  /_sim/deliveries       {"deliveries": [...]}, oldest first; GET /{id} (with the request), POST /{id}/redeliver,
+                                 POST /wait {"timeout"} (until the queue is empty), DELETE (clear the log).
+    POST /_sim/act/<what>       act as the user "as": pull, push, issue, comment, review, labels, assign, close,
+                                 reopen, merge; the same writes and webhooks as the REST API.
+                                 Webhooks and acts are documented in docs/ghsim.md.
 """
 
 from __future__ import annotations
@@ -211,7 +217,16 @@ async def github(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def make_app(config: SimConfig | None = None) -> web.Application:
     """A fresh simulator with its own seeded data."""
-    from ghsim import routes_apps, routes_graphql, routes_issues, routes_pulls, routes_repos, routes_sim, routes_users
+    from ghsim import (
+        routes_act,
+        routes_apps,
+        routes_graphql,
+        routes_issues,
+        routes_pulls,
+        routes_repos,
+        routes_sim,
+        routes_users,
+    )
 
     config = config or SimConfig()
     app = web.Application(middlewares=[github, routes_apps.scope])
@@ -220,4 +235,5 @@ def make_app(config: SimConfig | None = None) -> web.Application:
     app[STATE].rng.seed(config.seed)
     for module in (routes_sim, routes_users, routes_repos, routes_issues, routes_pulls, routes_graphql, routes_apps):
         app.router.add_routes(module.routes)
+    routes_act.install(app)
     return app

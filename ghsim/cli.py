@@ -25,6 +25,8 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default)
         elif f.name == "api_url":
             p.add_argument(flag, dest=f.name, default=None, help="base URL for url fields (default: from Host)")
+        elif default is None:
+            p.add_argument(flag, dest=f.name, default=None, help="default: unset")
         else:
             kind = float if f.type in ("float", float) else type(default)
             p.add_argument(flag, dest=f.name, type=kind, default=default, help=f"default {default}")

@@ -17,6 +17,9 @@ class SimConfig:
     files_per_repo: int = 12
     # Base URL put in `url` fields and `Link` headers; None derives it from each request's scheme and Host.
     api_url: str | None = None
+    # Where webhooks are POSTed (none when unset) and the secret they are signed with; POST /_sim/webhooks changes them.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
     latency_ms: float = 0
     jitter_ms: float = 0
     core_limit: int = 5000

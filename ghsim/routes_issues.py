@@ -79,18 +79,10 @@ async def apply_issue_update(request: web.Request) -> web.Response:
     if who.login != issue.user and not role.at_least(Permission.TRIAGE):
         raise ApiError(403, "Must have triage access to repository.")
     body = await json_body(request)
-    changes: dict[str, Any] = {}
-    for field in ("title", "body"):
-        if field in body:
-            changes[field] = str(body[field] or "")
-    if body.get("state") in ("open", "closed"):
-        changes["state"] = body["state"]
-        changes["closed_at"] = data.now() if body["state"] == "closed" else None
-    if "assignees" in body:
-        changes["assignees"] = tuple(a for a in body["assignees"] if a in data.users)
-    updated = data.touch(repo, number, **changes)
-    if "labels" in body:
-        updated = data.set_labels(repo, number, [str(n) for n in body["labels"]])
+    fields: dict[str, str] = {f: str(body[f] or "") for f in ("title", "body", "state") if f in body}
+    assignees = [str(a) for a in body["assignees"]] if "assignees" in body else None
+    labels = [str(n) for n in body["labels"]] if "labels" in body else None
+    updated = data.update_issue(repo, number, who.login or "", fields, assignees, labels)
     if issue.pull is not None and request.path.split("/")[4] == "pulls":
         from ghsim.routes_pulls import pull_json
 
@@ -107,14 +99,9 @@ async def create_issue(request: web.Request) -> web.Response:
     body = await json_body(request)
     if not body.get("title"):
         raise ApiError(422, "Validation Failed", {"errors": [{"resource": "Issue", "code": "missing_field"}]})
-    number = max(repo.issues, default=0) + 1
-    now = data.now()
-    repo.issues[number] = Issue(
-        number, next(data.ids), str(body["title"]), str(body.get("body") or ""), who.login, "open", (), (), now, now
-    )
-    if body.get("labels"):
-        data.set_labels(repo, number, [str(n) for n in body["labels"]])
-    return reply(issue_json(request, repo, repo.issues[number]), status=201)
+    labels = [str(n) for n in body.get("labels") or []]
+    made = data.open_issue(repo, who.login, str(body["title"]), str(body.get("body") or ""), labels)
+    return reply(issue_json(request, repo, made), status=201)
 
 
 # --- comments ---------------------------------------------------------------------------------------------------
@@ -168,23 +155,19 @@ async def get_comment(request: web.Request) -> web.Response:
 
 @routes.patch(REPO + "/issues/comments/{comment_id}")
 async def edit_comment(request: web.Request) -> web.Response:
-    from dataclasses import replace
-
     repo, _ = repo_for(request)
     cid = _comment(request, repo, need_owner=True)
     body = await json_body(request)
     data = state(request).data
-    repo.comments[cid] = replace(repo.comments[cid], body=str(body.get("body", "")), updated_at=data.now())
-    data.touch(repo, repo.comments[cid].issue)
-    return reply(render_issues.comment(urls(request), data, repo, repo.comments[cid]))
+    edited = data.edit_comment(repo, cid, viewer(request).login or "", str(body.get("body", "")))
+    return reply(render_issues.comment(urls(request), data, repo, edited))
 
 
 @routes.delete(REPO + "/issues/comments/{comment_id}")
 async def delete_comment(request: web.Request) -> web.Response:
     repo, _ = repo_for(request)
     cid = _comment(request, repo, need_owner=True)
-    gone = repo.comments.pop(cid)
-    state(request).data.touch(repo, gone.issue)
+    state(request).data.delete_comment(repo, cid, viewer(request).login or "")
     return no_content()
 
 
@@ -240,7 +223,7 @@ async def add_or_set_labels(request: web.Request) -> web.Response:
     names = _label_names(raw)
     if request.method == "POST":
         names = list(issue.labels) + names
-    return _issue_labels(request, repo, data.set_labels(repo, number, names))
+    return _issue_labels(request, repo, data.set_labels(repo, number, names, viewer(request).login or ""))
 
 
 @routes.delete(ISSUE + "/labels/{name}")
@@ -252,20 +235,26 @@ async def remove_label(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name.lower() not in {n.lower() for n in issue.labels}:
         raise ApiError(404, "Label does not exist")
-    updated = data.set_labels(repo, number, [n for n in issue.labels if n.lower() != name.lower()])
+    kept = [n for n in issue.labels if n.lower() != name.lower()]
+    updated = data.set_labels(repo, number, kept, viewer(request).login or "")
     return _issue_labels(request, repo, updated)
 
 
 @routes.post(ISSUE + "/assignees")
-async def add_assignees(request: web.Request) -> web.Response:
+@routes.delete(ISSUE + "/assignees")
+async def add_or_remove_assignees(request: web.Request) -> web.Response:
     repo, _ = repo_for(request, Permission.TRIAGE)
     data = state(request).data
     number = int_param(request, "number")
     issue = data.issue(repo, number)
     body = await json_body(request)
-    extra = [a for a in body.get("assignees", []) if a in data.users and a not in issue.assignees]
-    updated = data.touch(repo, number, assignees=issue.assignees + tuple(extra))
-    return reply(issue_json(request, repo, updated), status=201)
+    named = [str(a) for a in body.get("assignees", [])]
+    if request.method == "POST":
+        wanted = list(issue.assignees) + named
+    else:
+        wanted = [a for a in issue.assignees if a not in named]
+    updated = data.set_assignees(repo, number, wanted, viewer(request).login or "")
+    return reply(issue_json(request, repo, updated), status=201 if request.method == "POST" else 200)
 
 
 # --- search -----------------------------------------------------------------------------------------------------

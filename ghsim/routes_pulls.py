@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
 from ghsim import render_git, render_issues
-from ghsim.models import Issue, Permission, PullInfo
+from ghsim.models import Issue, Permission
 from ghsim.replies import ApiError, int_param, json_body, paged, reply, repo_for, state, urls, viewer
 from ghsim.routes_issues import apply_issue_update
 from ghsim.routes_repos import repo_json
@@ -61,24 +60,9 @@ async def create_pull(request: web.Request) -> web.Response:
     base = str(body.get("base", repo.info.default_branch))
     if head not in repo.branches or base not in repo.branches or not body.get("title"):
         raise ApiError(422, "Validation Failed", {"errors": [{"resource": "PullRequest", "code": "invalid"}]})
-    number = max(repo.issues, default=0) + 1
-    now = data.now()
-    info = PullInfo(head, repo.branches[head], base, repo.branches[base], draft=bool(body.get("draft", False)))
-    repo.issues[number] = Issue(
-        number,
-        next(data.ids),
-        str(body["title"]),
-        str(body.get("body") or ""),
-        who.login or "",
-        "open",
-        (),
-        (),
-        now,
-        now,
-        pull=info,
-        pull_id=next(data.ids),
-    )
-    return reply(pull_json(request, repo, repo.issues[number], full=True), status=201)
+    title, text, draft = str(body["title"]), str(body.get("body") or ""), bool(body.get("draft", False))
+    made = data.open_pull(repo, who.login or "", title, text, head, base, draft)
+    return reply(pull_json(request, repo, made, full=True), status=201)
 
 
 @routes.get(PULL + "/files")
@@ -116,14 +100,25 @@ async def create_review(request: web.Request) -> web.Response:
         raise ApiError(401, "Requires authentication")
     body = await json_body(request)
     event = str(body.get("event", "COMMENT")).upper()
-    review_state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}.get(event)
-    if review_state is None:
-        raise ApiError(422, "Unprocessable Entity")
-    made = data.add_review(repo, int_param(request, "number"), who.login, review_state, str(body.get("body") or ""))
+    number = int_param(request, "number")
+    review_state = review_state_for(event, who.login, data.pull(repo, number))
+    made = data.add_review(repo, number, who.login, review_state, str(body.get("body") or ""))
     return reply(render_issues.review(urls(request), data, repo, made))
 
 
+def review_state_for(event: str, reviewer: str, pull: Issue) -> str:
+    """The stored state of a review `event`; GitHub refuses approving or requesting changes on your own PR."""
+    review_state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}.get(event)
+    if review_state is None:
+        raise ApiError(422, "Unprocessable Entity")
+    if review_state != "COMMENTED" and reviewer == pull.user:
+        verb = "approve" if review_state == "APPROVED" else "request changes on"
+        raise ApiError(422, "Unprocessable Entity", {"errors": [f"Can not {verb} your own pull request"]})
+    return review_state
+
+
 @routes.post(PULL + "/requested_reviewers")
+@routes.delete(PULL + "/requested_reviewers")
 async def request_reviewers(request: web.Request) -> web.Response:
     repo, _ = repo_for(request, Permission.TRIAGE)
     data = state(request).data
@@ -131,10 +126,11 @@ async def request_reviewers(request: web.Request) -> web.Response:
     issue = data.pull(repo, number)
     assert issue.pull is not None
     body = await json_body(request)
-    wanted = [r for r in body.get("reviewers", []) if r in data.users and r not in issue.pull.requested_reviewers]
-    pull = replace(issue.pull, requested_reviewers=issue.pull.requested_reviewers + tuple(wanted))
-    updated = data.touch(repo, number, pull=pull)
-    return reply(pull_json(request, repo, updated, full=False), status=201)
+    named = [str(r) for r in body.get("reviewers", [])]
+    current = list(issue.pull.requested_reviewers)
+    wanted = current + named if request.method == "POST" else [r for r in current if r not in named]
+    updated = data.set_requested_reviewers(repo, number, wanted, viewer(request).login or "")
+    return reply(pull_json(request, repo, updated, full=False), status=201 if request.method == "POST" else 200)
 
 
 @routes.put(PULL + "/merge")

@@ -96,7 +96,7 @@ async def create_ref(request: web.Request) -> web.Response:
     name = ref.removeprefix("refs/heads/")
     if name in repo.branches:
         raise ApiError(422, "Reference already exists")
-    state(request).data.set_ref(repo, name, sha)
+    state(request).data.set_ref(repo, name, sha, pusher=viewer(request).login or "")
     return reply(render_git.ref(urls(request), repo, name, sha), status=201)
 
 
@@ -108,7 +108,8 @@ async def update_ref(request: web.Request) -> web.Response:
     if name not in repo.branches:
         raise ApiError(422, "Reference does not exist")
     sha = str(body.get("sha", ""))
-    state(request).data.set_ref(repo, name, sha, force=bool(body.get("force", False)))
+    force = bool(body.get("force", False))
+    state(request).data.set_ref(repo, name, sha, force, pusher=viewer(request).login or "")
     return reply(render_git.ref(urls(request), repo, name, sha))
 
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ghsim import render
 from ghsim.accounting import Resource, TokenState, quota
-from ghsim.models import Org, Permission
+from ghsim.models import Org, Permission, Team
 from ghsim.replies import ApiError, api_base, no_content, not_found, paged, reply, state, urls, viewer
 
 routes = web.RouteTableDef()
@@ -110,6 +110,39 @@ async def org_teams(request: web.Request) -> web.Response:
     if viewer(request).login not in org.members:
         raise not_found()
     return paged(request, [render.team(urls(request), org, t) for t in org.teams])
+
+
+def _team(request: web.Request) -> tuple[Org, Team]:
+    """The team in the path; like GitHub, teams are visible to org members only."""
+    org = _org(request)
+    found = next((t for t in org.teams if t.slug == request.match_info["slug"]), None)
+    if found is None or viewer(request).login not in org.members:
+        raise not_found()
+    return org, found
+
+
+def _team_role(org: Org, login: str) -> str:
+    # Org owners are maintainers of every team.
+    return "maintainer" if login in org.admins else "member"
+
+
+@routes.get("/orgs/{org}/teams/{slug}/members")
+async def team_members(request: web.Request) -> web.Response:
+    org, team = _team(request)
+    wanted = request.query.get("role", "all")
+    data = state(request).data
+    logins = [m for m in team.members if wanted == "all" or _team_role(org, m) == wanted]
+    return paged(request, [render.user(urls(request), data.users[m]) for m in logins])
+
+
+@routes.get("/orgs/{org}/teams/{slug}/memberships/{login}")
+async def team_membership(request: web.Request) -> web.Response:
+    org, team = _team(request)
+    login = request.match_info["login"]
+    if login not in team.members:
+        raise not_found()
+    url = f"{urls(request).api}/organizations/{org.id}/team/{team.id}/memberships/{login}"
+    return reply({"url": url, "role": _team_role(org, login), "state": "active"})
 
 
 @routes.get("/orgs/{org}/repos")

@@ -12,6 +12,7 @@ from ghsim.apps import AppRegistry
 from ghsim.config import SimConfig
 from ghsim.ledger import Ledger
 from ghsim.store import Dataset
+from ghsim.webhooks import Hooks
 
 
 @dataclass(slots=True)
@@ -22,6 +23,7 @@ class SimState:
     limits: dict[str, TokenState] = field(default_factory=dict)  # token as sent ("" anonymous) -> state
     rng: random.Random = field(default_factory=random.Random)
     request_counter: int = 0
+    hooks: Hooks = field(default_factory=Hooks)  # webhook receiver, delivery log and queue
     apps: AppRegistry = field(default_factory=AppRegistry)  # GitHub Apps, installations, installation tokens
 
     def reset(self) -> None:
