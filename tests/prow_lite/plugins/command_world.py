@@ -54,6 +54,7 @@ class World:
     proxy_url: str
     tmp: Path
     plugins_yaml: str = ""
+    config_yaml: str = CONFIG_YAML
     gh: GitHubClient | None = None
     jobs: JobStore | None = None
     seen: set[int] = field(default_factory=set)
@@ -127,7 +128,7 @@ class World:
     def agent(self, plugin: str, guid: str) -> Agent:
         assert self.gh is not None and self.jobs is not None
         config_file = self.tmp / "config.yaml"
-        config_file.write_text(CONFIG_YAML)
+        config_file.write_text(self.config_yaml)
         plugins_file = self.tmp / "plugins.yaml"
         plugins_file.write_text(self.plugins_yaml)
         log = logging.LoggerAdapter(logging.getLogger(f"test.{plugin}"), {})
