@@ -24,7 +24,7 @@ from ghsim.render import HTML
 from ghsim.replies import ApiError, api_base, error_body, json_body, reply, state, viewer
 from ghsim.routes_pulls import review_state_for
 from ghsim.state import STATE
-from ghsim.store import ZERO_SHA, Dataset, RepoStore, StoreError
+from ghsim.store import ZERO_SHA, Change, Dataset, RepoStore, StoreError
 from ghsim.webhooks import API_BASE, TIMEOUT_S, delivery_json
 
 routes = web.RouteTableDef()
@@ -35,7 +35,13 @@ def install(app: web.Application) -> None:
     """Wire webhooks into a new simulator app: routes, the request-context middleware, the sender's lifetime."""
     sim = app[STATE]
     sim.hooks.url, sim.hooks.secret = sim.config.webhook_url, sim.config.webhook_secret
-    sim.data.listener = lambda change: sim.hooks.emit(sim.data, change)
+
+    def announce(change: Change) -> None:
+        owner = change.repo.info.owner.lower()
+        installed = (i.id for i in sim.apps.installations.values() if i.account.lower() == owner)
+        sim.hooks.emit(sim.data, change, next(installed, None))
+
+    sim.data.listener = announce
     app.router.add_routes(routes)
     app.middlewares.append(context)
     app.cleanup_ctx.append(_sender)

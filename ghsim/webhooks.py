@@ -197,8 +197,12 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def payload(u: Urls, data: Dataset, change: Change) -> Json:
-    """The body GitHub delivers for `change`: action, the event's objects, repository, organization, sender."""
+def payload(u: Urls, data: Dataset, change: Change, installation: int | None = None) -> Json:
+    """The body GitHub delivers for `change`: action, the event's objects, repository, organization, sender.
+
+    `installation` (the id of the GitHub App installation covering the repository) adds the `installation`
+    object an app's webhooks carry.
+    """
     repo_json = repository(u, data, change.repo)
     body: Json = {} if change.action is None else {"action": change.action}
     body |= BUILDERS[change.event](u, data, change, repo_json)
@@ -207,6 +211,8 @@ def payload(u: Urls, data: Dataset, change: Change) -> Json:
     if org is not None:
         body["organization"] = render.org_summary(u, org)
     body["sender"] = render.user(u, _user(data, change.sender))
+    if installation is not None:
+        body["installation"] = {"id": installation, "node_id": render.node_id("Installation", installation)}
     return body
 
 
@@ -299,12 +305,12 @@ class Hooks:
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._ids = itertools.count(1)
 
-    def emit(self, data: Dataset, change: Change) -> None:
+    def emit(self, data: Dataset, change: Change, installation: int | None = None) -> None:
         """Render `change` now (the data may change again before it is sent) and queue its delivery."""
         if not self.url:
             return
         try:
-            body = dumps(payload(Urls(API_BASE.get() or self.base), data, change))
+            body = dumps(payload(Urls(API_BASE.get() or self.base), data, change, installation))
         except Exception:
             log.exception("webhook payload for %s.%s failed", change.event, change.action)
             return

@@ -192,6 +192,7 @@ def test_rest_writes_emit_signed_github_shaped_events(start_sim: StartSim, start
         p = r.payload
         assert p["repository"]["full_name"] == "org0/repo0" and "permissions" not in p["repository"]
         assert p["organization"]["login"] == "org0"
+        assert p["installation"]["id"] == 2001  # sim-app's installation on org0, as an app's webhooks carry
         assert r.headers["X-GitHub-Hook-Installation-Target-ID"] == str(p["repository"]["id"])
     assert len({r.headers["X-GitHub-Delivery"] for r in got}) == len(got)
     payloads = [r.payload for r in got]
