@@ -271,7 +271,11 @@ class Equalizer:
             if self.clock() > deadline:
                 return None  # the other replica died holding the lock: mint here
             await asyncio.sleep(WAIT_POLL_S)
-        return None
+        # the lock is ours; another replica may have minted and let go of it just before
+        found = await self.tokens.get(scope, self.min_remaining)
+        if found is not None:
+            await self.tokens.unlock(scope, self._owner)
+        return found
 
     async def _mint(
         self, request: web.Request, body: bytes, scope: str, rewriter: Rewriter

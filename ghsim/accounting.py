@@ -10,6 +10,7 @@ the cost when the answer turned out free (a 304 to an authenticated conditional 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -88,15 +89,20 @@ class Decision:
     retry_after: int | None = None
 
 
+_TOKEN_MINT = re.compile(r"^/app/installations/\d+/access_tokens/?$")
+
+
 def classify(method: str, path: str, graphql_mutation: bool = False) -> RequestKind:
     """The accounting kind of a REST or GraphQL request."""
     if path == "/graphql":
         cost = 5 if graphql_mutation else 1
         return RequestKind(Resource.GRAPHQL, mutative=graphql_mutation, points=cost, cost=cost)
-    mutative = method.upper() in MUTATIVE_METHODS
+    write = method.upper() in MUTATIVE_METHODS
     resource = Resource.SEARCH if path.startswith("/search/") else Resource.CORE
     free = path.rstrip("/") == "/rate_limit"
-    return RequestKind(resource, mutative=mutative, points=5 if mutative else 1, cost=1, free=free)
+    # A POST costs 5 points, but minting an installation token creates no content: no mutation spacing.
+    mutative = write and not _TOKEN_MINT.match(path)
+    return RequestKind(resource, mutative=mutative, points=5 if write else 1, cost=1, free=free)
 
 
 def limit_for(resource: Resource, config: SimConfig, anonymous: bool) -> int:
