@@ -21,7 +21,7 @@ from ghsim.render import HTML, Json, Urls, iso
 from ghsim.replies import ApiError, api_base, int_param, json_body, not_found, paged, reply, state, urls, viewer
 from ghsim.routes_repos import repo_json
 from ghsim.state import SimState
-from ghsim.store import Dataset, RepoStore
+from ghsim.store import RepoStore
 
 routes = web.RouteTableDef()
 APP = "/app"
@@ -41,26 +41,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 GRANT: ContextVar[Grant | None] = ContextVar("ghsim_installation_grant", default=None)
 
 
-class ScopedDataset(Dataset):
-    """The dataset, with the repository role of an installation token's bot taken from the token's grant.
-
-    `Dataset.permission` knows a viewer by login alone, while an installation token's reach depends on the token
-    (its installation, and the repositories it was narrowed to); `scope` puts that grant in GRANT for its request.
-    """
-
-    __slots__ = ()
-
-    def permission(self, repo: RepoStore, login: str | None, seeded: bool) -> Permission:
-        grant = GRANT.get()
-        if grant is not None and login == grant.bot.login:
-            return grant.role(repo.info)
-        return super().permission(repo, login, seeded)
+def _credential_role(repo: RepoStore, login: str | None) -> Permission | None:
+    """An installation token's reach depends on the token (its installation, the repositories it was narrowed
+    to), not only on its bot's login; `scope` puts the grant of the token being served in GRANT."""
+    grant = GRANT.get()
+    if grant is not None and login == grant.bot.login:
+        return grant.role(repo.info)
+    return None
 
 
 def install(sim: SimState) -> None:
     """Seed the app and its installations; scope repository roles to installation tokens."""
     sim.apps = apps.seed(sim.data)
-    sim.data.__class__ = ScopedDataset
+    sim.data.role_of_credential = _credential_role
 
 
 def _template(request: web.Request) -> str:

@@ -121,6 +121,8 @@ class Dataset:
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(5_000_000))
     clock: Callable[[], float] = time.time
     listener: Callable[[Change], None] | None = None
+    # A role decided by the credential rather than the login (an installation token's grant); None: not decided.
+    role_of_credential: Callable[[RepoStore, str | None], Permission | None] | None = None
 
     def now(self) -> int:
         return int(self.clock())
@@ -140,6 +142,8 @@ class Dataset:
 
         Unseeded tokens (accepted as bots) may write to every public repository.
         """
+        if self.role_of_credential is not None and (role := self.role_of_credential(repo, login)) is not None:
+            return role
         info = repo.info
         if login is not None and seeded:
             org = self.orgs.get(info.owner)
