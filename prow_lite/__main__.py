@@ -1,0 +1,5 @@
+import sys
+
+from prow_lite.cli import main
+
+sys.exit(main())
