@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prow_lite.events import GenericCommentEvent, PullRequestEvent
+from prow_lite.github import GitHubClientError
 from prow_lite.plugins.base import Agent, Command, Plugin, PluginHelp, format_response, register, strip_code
 
 if TYPE_CHECKING:
@@ -157,13 +158,17 @@ async def handle_comment(agent: Agent, event: GenericCommentEvent) -> None:
     on_issue = {label.lower() for label in issue_labels}
     to_add = list(requested.add) + needs_labels(requested.add, requested.remove, issue_labels, repo_labels)
     outcome = _Outcome()
-    refused: list[str] = []
 
     async def may_set(label: str) -> bool:
         rule = rules.get(label)
-        if rule is None or await _allowed(agent, org, user, rule):
+        if rule is None:
             return True
-        refused.append(label)
+        try:
+            if await _allowed(agent, org, user, rule):
+                return True
+        except GitHubClientError as exc:  # as Prow: the label is skipped, nobody is told
+            agent.log.error("checking who may set %s: %s", label, exc)
+            return False
         await _reply(agent, event, restricted_refusal(label, rule), key=f"{agent.guid}.restricted.{_digest(label)}")
         return False
 
@@ -233,7 +238,7 @@ async def handle_pull_request(agent: Agent, event: PullRequestEvent) -> None:
             agent.log.info("assigning %s for restricted label %s", ", ".join(rule.allowed_users), rule.label)
             try:
                 await agent.gh.add_assignees(org, repo, event.number, list(rule.allowed_users))
-            except Exception as exc:  # GitHub skips who may not be assigned; Prow only logs it
+            except GitHubClientError as exc:  # GitHub skips who may not be assigned; Prow only logs it
                 agent.log.warning("assigning for %s on %s#%d: %s", rule.label, event.repo, event.number, exc)
 
 

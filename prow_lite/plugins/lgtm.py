@@ -148,13 +148,14 @@ async def _handle(agent: Agent, request: Request, want: bool) -> None:
             await _prune(agent, repo, number, lambda body: TREE_HASH_RE.search(body) is not None)
     elif want and not has:
         agent.log.info("adding %s to %s#%d", LGTM_LABEL, repo, number)
-        if opts.store_tree_hash and not await _sticky(agent, repo, request.issue_author):
+        sticky = await _sticky(agent, repo, request.issue_author)
+        if opts.store_tree_hash and not sticky:
             # Recorded before the label is added, so a replay after a crash in between records nothing twice.
             pull = await gh.get_pull(org, name, number)
             commit = await gh.get_commit(org, name, str(pull["head"]["sha"]))
             await agent.comment(repo, number, tree_hash_notice(str(commit["tree"]["sha"])))
         await gh.add_labels(org, name, number, [LGTM_LABEL])
-        if not await _sticky(agent, repo, request.issue_author):
+        if not sticky:
             await _prune(agent, repo, number, lambda body: REMOVED_NOTICE in body)
 
 

@@ -154,8 +154,11 @@ async def world(
         return app
 
     hooks = start_server(receiver)
-    sim = start_sim(min_mutation_interval_s=0, secondary_retry_after_s=1, webhook_url=f"{hooks.url}/hook")
-    proxy = start_proxy(sim.url, mutation_interval_s=0)
+    # GitHub's secondary limits are raised: these tests are about plugins, not about pacing (ghproxy's tests are).
+    sim = start_sim(
+        min_mutation_interval_s=0, points_per_minute=60_000, secondary_retry_after_s=1, webhook_url=f"{hooks.url}/hook"
+    )
+    proxy = start_proxy(sim.url, mutation_interval_s=0, points_per_minute=60_000)
     made = World(sim.url, proxy.url, tmp_path)
     made.gh = GitHubClient(proxy.url, TokenAuth(f"sim_{BOT}"), "hook", backoff_s=0.01)
     made.jobs = JobStore(tmp_path / "jobs.db")
