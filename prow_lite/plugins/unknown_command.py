@@ -175,11 +175,7 @@ async def handle_comment(agent: Agent, event: GenericCommentEvent) -> None:
         unknown = [(word, line) for word, line in unknown if not any(job.triggered_by(line) for job in jobs)]
     if not unknown:
         return
-    externals = [
-        plugin
-        for plugin in agent.plugins.external_plugins_for(org, repo)
-        if not plugin.events or event.source in plugin.events
-    ]
+    externals = [plugin for plugin in agent.plugins.external_plugins_for(org, repo) if plugin.wants(event.source)]
     if externals:
         extra = await external_words(externals, org, repo)
         if extra is None:
