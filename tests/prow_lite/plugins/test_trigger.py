@@ -3,6 +3,7 @@ ghproxy as ci-robot, jobs land in a real job store; assertions read ghsim's REST
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -277,3 +278,23 @@ async def test_comments_on_issues_and_closed_prs_are_ignored(world: World) -> No
     assert isinstance(said, GenericCommentEvent) and said.issue_state == "closed"
     await handle(world, said)
     assert jobs(world) == [] and await world.bot_comments(ev.number) == []
+
+
+async def test_retargeting_a_pr_retriggers_but_other_edits_do_not(world: World) -> None:
+    world.plugins_yaml = PLUGINS_YAML
+    ev = await opened(world, "alice")
+    await handle(world, ev)
+    await world.act("push", as_="alice", branch="release", files={"RELEASE": "1.0\n"})
+    await world.events()
+    # ghsim cannot retarget a PR: the edited payload is the opened one with the new base (GitHub adds `changes`)
+    pr = dict(ev.pull_request)
+    title_edit = dataclasses.replace(ev, guid="edit-1", action="edited", pull_request=pr | {"title": "Renamed"})
+    await handle(world, title_edit)
+    assert len(jobs(world, number=ev.number)) == 1
+    retarget = dataclasses.replace(
+        ev, guid="edit-2", action="edited", pull_request=pr | {"base": dict(pr["base"]) | {"ref": "release"}}
+    )
+    await handle(world, retarget)
+    await handle(world, retarget)
+    bases = [j.refs.base_ref for j in jobs(world, number=ev.number)]
+    assert bases == ["main", "release"]
