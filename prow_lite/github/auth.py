@@ -2,7 +2,7 @@
 
 An `Auth` gives the `Authorization` value for each call. `AppAuth` signs RS256 JWTs for the app's own endpoints and
 mints installation tokens through the client it serves (so through ghproxy, like every other call), one mint at a
-time, reusing a token until two minutes before it expires. Secrets never appear in a repr or a log line.
+time, reusing a token until two minutes before it expires (`renew_at`). Secrets never appear in a repr or a log line.
 """
 
 from __future__ import annotations
@@ -110,6 +110,17 @@ def _parse_expiry(value: object) -> float:
         raise GitHubClientError(f"GitHub answered an installation token with a bad expires_at {value!r}") from exc
 
 
+def renew_at(now: float, expires_at: float) -> float:
+    """When to mint again: two minutes before expiry, or half-way there for a token handed out with less left.
+
+    ghproxy hands every caller the token it already minted while that has more than a minute left; renewing such
+    a token on every call would only ask the proxy again and again for the same one.
+    """
+    if expires_at - TOKEN_RENEW_S > now:
+        return expires_at - TOKEN_RENEW_S
+    return now + max(0.0, expires_at - now) / 2
+
+
 class AppAuth(Auth):
     """A GitHub App acting in one installation (given, or found from `org` or `org` + `repo`)."""
 
@@ -139,7 +150,7 @@ class AppAuth(Auth):
         self._clock = clock
         self._installation_id = installation_id
         self._jwt: tuple[str, float] | None = None  # (jwt, exp)
-        self._token: tuple[str, float] | None = None  # (installation token, expires_at)
+        self._token: tuple[str, float] | None = None  # (installation token, when to mint the next one)
         self._slug: str | None = None
         self._lock = asyncio.Lock()
         self.mints = 0  # installation tokens minted so far
@@ -191,7 +202,7 @@ class AppAuth(Auth):
             token = body.get("token") if isinstance(body, dict) else None
             if not isinstance(token, str) or not token:
                 raise GitHubClientError(f"GitHub answered installation {installation}'s token request without a token")
-            self._token = (token, _parse_expiry(body.get("expires_at")))
+            self._token = (token, renew_at(self._clock(), _parse_expiry(body.get("expires_at"))))
             self.mints += 1
             return token
 
@@ -201,7 +212,7 @@ class AppAuth(Auth):
         return had
 
     def _usable_token(self) -> str | None:
-        if self._token is not None and self._clock() < self._token[1] - TOKEN_RENEW_S:
+        if self._token is not None and self._clock() < self._token[1]:
             return self._token[0]
         return None
 

@@ -150,6 +150,10 @@ class RestMethods(abc.ABC):
         Prow does, and `MissingUsers` names the refused ones.
         """
         users, teams, missing = _split_reviewers(org, logins)
+        if not users and not teams:
+            if missing:
+                raise MissingUsers("request a PR review from", missing)
+            return None
         path = f"{_repo(org, repo)}/pulls/{number}/requested_reviewers"
         try:
             result: Json = await self._json("POST", path, json=_reviewers_body(users, teams), expect=(201,))

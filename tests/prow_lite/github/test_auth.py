@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from prow_lite.github import AppAuth, GitHubClient, GitHubClientError, GitHubError, NotFound, TokenAuth
+from prow_lite.github.auth import renew_at
 from tests.prow_lite.github.conftest import MakeUpstream, Upstream, github_json
 
 APP_ID = 4242
@@ -156,6 +157,27 @@ async def test_token_is_renewed_two_minutes_before_it_expires(upstream: MakeUpst
         offset[0] = 15.0  # 115 s left: inside the two-minute margin
         assert (await gh.request("GET", "/c")).json()["token"] == "ghs_42_2"
     assert github.minted == ["ghs_42_1", "ghs_42_2"]
+
+
+async def test_a_token_handed_out_with_less_than_the_margin_is_used_for_half_its_life(
+    upstream: MakeUpstream, key_pem: str
+) -> None:
+    github = FakeGitHub(key_pem, lifetime_s=100)  # as ghproxy hands out a token it minted earlier
+    up = upstream(github)
+    offset = [0.0]
+    auth = AppAuth(APP_ID, key_pem, installation_id=42, clock=lambda: time.time() + offset[0])
+    async with app_client(up, auth) as gh:
+        for _ in range(5):
+            assert (await gh.request("GET", "/a")).json()["token"] == "ghs_42_1"
+        offset[0] = 55.0  # past half of its 100 s
+        assert (await gh.request("GET", "/b")).json()["token"] == "ghs_42_2"
+    assert github.minted == ["ghs_42_1", "ghs_42_2"]
+
+
+def test_renewal_time() -> None:
+    assert renew_at(1000.0, 4600.0) == 4480.0  # an hour-long token: two minutes before it expires
+    assert renew_at(1000.0, 1100.0) == 1050.0  # less than two minutes left: half-way
+    assert renew_at(1000.0, 990.0) == 1000.0  # already expired: mint on the next call
 
 
 async def test_a_revoked_token_is_replaced_once(upstream: MakeUpstream, key_pem: str) -> None:

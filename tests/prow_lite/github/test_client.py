@@ -11,9 +11,11 @@ import pytest
 from aiohttp import web
 
 from prow_lite.github import (
+    ExtraUsers,
     GitHubClient,
     GitHubClientError,
     GitHubError,
+    MissingUsers,
     NotFound,
     RateLimited,
     SecondaryRateLimited,
@@ -240,6 +242,49 @@ async def test_redirects_are_answers_not_followed(upstream: MakeUpstream) -> Non
     async with client(up.url) as gh:
         assert await gh.is_member("o", "someone") is False
     assert elsewhere.seen == []
+
+
+# --- Prow's user checks (answers ghsim does not give) ----------------------------------------------------------
+
+
+async def test_review_request_refused_as_a_whole_is_retried_per_login(upstream: MakeUpstream) -> None:
+    async def github(request: web.Request) -> web.StreamResponse:
+        wanted = (await request.json())["reviewers"]
+        if "outsider" in wanted:  # GitHub refuses the whole request for one login that may not review
+            return github_json({"message": "Reviews may only be requested from collaborators."}, status=422)
+        return github_json({"requested_reviewers": [{"login": login} for login in wanted]}, status=201)
+
+    up = upstream(github)
+    async with client(up.url) as gh:
+        with pytest.raises(MissingUsers) as caught:
+            await gh.request_reviewers("o", "r", 1, ["carol", "outsider", "other-org/team"])
+        assert caught.value.users == ("other-org/team", "outsider")
+        assert await gh.request_reviewers("o", "r", 1, ["carol", "o/reviewers"]) is not None
+        with pytest.raises(MissingUsers):
+            await gh.request_reviewers("o", "r", 1, ["elsewhere/team"])  # nothing GitHub could take: not sent
+        assert await gh.request_reviewers("o", "r", 1, []) is None
+    bodies = [s.json() for s in up.seen]
+    assert bodies == [
+        {"reviewers": ["carol", "outsider"]},
+        {"reviewers": ["carol"]},
+        {"reviewers": ["outsider"]},
+        {"reviewers": ["carol"], "team_reviewers": ["reviewers"]},
+    ]
+
+
+async def test_users_still_there_after_removal_are_named(upstream: MakeUpstream) -> None:
+    still = {"assignees": [{"login": "Bob"}], "requested_reviewers": [{"login": "carol"}]}
+    up = upstream(sequence(lambda: github_json(still)))
+    async with client(up.url) as gh:
+        with pytest.raises(ExtraUsers) as unassign:
+            await gh.remove_assignees("o", "r", 1, ["bob", "dave"])
+        with pytest.raises(ExtraUsers) as unrequest:
+            await gh.remove_review_requests("o", "r", 1, ["carol"])
+    assert unassign.value.users == ("bob",) and unrequest.value.users == ("carol",)
+    assert [(s.method, s.path_qs) for s in up.seen] == [
+        ("DELETE", "/repos/o/r/issues/1/assignees"),
+        ("DELETE", "/repos/o/r/pulls/1/requested_reviewers"),
+    ]
 
 
 # --- pagination -------------------------------------------------------------------------------------------------

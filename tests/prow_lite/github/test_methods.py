@@ -171,9 +171,23 @@ async def test_assignees_and_review_requests(clients: Callable[..., GitHubClient
     with pytest.raises(MissingUsers) as caught:
         await gh.add_assignees(ORG, REPO, 4, ["carol", "no-such-user"])
     assert caught.value.users == ("no-such-user",)
+    issue = await gh.remove_assignees(ORG, REPO, 4, ["carol"])
+    assert "carol" not in {a["login"] for a in issue["assignees"]}
+    assert "carol" not in {a["login"] for a in (await gh.get_issue(ORG, REPO, 4))["assignees"]}
     pull = await gh.request_reviewers(ORG, REPO, 4, ["dave"])
     assert pull is not None and "dave" in {r["login"] for r in pull["requested_reviewers"]}
     assert "dave" in {r["login"] for r in (await gh.get_pull(ORG, REPO, 4))["requested_reviewers"]}
+    pull = await gh.remove_review_requests(ORG, REPO, 4, ["dave"])
+    assert "dave" not in {r["login"] for r in pull["requested_reviewers"]}
+    assert "dave" not in {r["login"] for r in (await gh.get_pull(ORG, REPO, 4))["requested_reviewers"]}
+
+
+async def test_team_members(clients: Callable[..., GitHubClient]) -> None:
+    gh = clients()
+    assert sorted(await gh.team_members(ORG, "maintainers")) == ["alice", "bob"]
+    assert sorted(await gh.team_members(ORG, "reviewers")) == ["carol", "dave"]
+    with pytest.raises(NotFound):
+        await gh.team_members(ORG, "no-such-team")
 
 
 async def test_merge_is_pinned_to_the_head_sha(clients: Callable[..., GitHubClient]) -> None:
