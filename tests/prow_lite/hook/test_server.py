@@ -6,8 +6,10 @@ import asyncio
 import collections
 import json
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -355,3 +357,52 @@ async def test_unknown_plugins_are_refused_at_startup(hook_env: HookEnv) -> None
 
     with pytest.raises(HookError, match=r"plugins\.yaml: plugins\.org0: unknown plugin 'nope'"):
         Hook.open(hook_env.settings(enable({"org0": ["nope"]})), {"rec": recorder("rec", Record())})
+
+
+async def test_ghsim_webhooks_end_to_end_with_a_redelivery_ignored(hook_env: HookEnv) -> None:
+    """ghsim sends GitHub's signed webhooks to hook; the hold plugin acts through ghproxy; a redelivery is ignored."""
+    from prow_lite.plugins import hold
+
+    hook = await hook_env.start(enable({"org0": ["hold"]}), {"hold": hold.PLUGIN})
+    sim = hook_env.sim.url
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(
+            sim + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=20) as resp:
+            return json.load(resp)
+
+    async def settle() -> None:
+        for _ in range(2):  # what the plugins write comes back as webhooks: wait for those too
+            await asyncio.to_thread(post, "/_sim/deliveries/wait", {"timeout": 10})
+            await hook.workers.wait_idle()
+
+    def labels() -> set[str]:
+        return {label["name"] for label in hook_env.github("/repos/org0/repo0/issues/2/labels")}
+
+    await asyncio.to_thread(post, "/_sim/webhooks", {"url": hook.url + "/hook", "secret": SECRET.decode()})
+    await asyncio.to_thread(
+        post, "/_sim/act/comment", {"as": "bob", "repo": "org0/repo0", "number": 2, "body": "/hold"}
+    )
+    await settle()
+    assert "do-not-merge/hold" in labels()
+    deliveries = (await asyncio.to_thread(hook_env.github, "/_sim/deliveries"))["deliveries"]
+    hold_guid = next(d["guid"] for d in deliveries if d["event"] == "issue_comment")
+    # the bot's label change came back as a webhook too, and everything was accepted
+    assert {(d["event"], d["action"], d["status_code"]) for d in deliveries} >= {
+        ("issue_comment", "created", 200),
+        ("pull_request", "labeled", 200),
+    }
+
+    await asyncio.to_thread(
+        post, "/_sim/act/comment", {"as": "bob", "repo": "org0/repo0", "number": 2, "body": "/unhold"}
+    )
+    await settle()
+    assert "do-not-merge/hold" not in labels()
+    redelivered = await asyncio.to_thread(post, f"/_sim/deliveries/{hold_guid}/redeliver", {})
+    await settle()
+    detail = await asyncio.to_thread(hook_env.github, f"/_sim/deliveries/{redelivered['id']}")
+    assert detail["status_code"] == 200 and detail["redelivery"] is True
+    assert "do-not-merge/hold" not in labels()  # the old /hold was not run again
+    assert [row[0] for row in hook_env.queue_rows()].count(hold_guid) == 1
