@@ -230,14 +230,21 @@ class Engine:
     def _immutable(self, request: web.Request, path: str, entry: Entry) -> bool:
         """Whether a stored answer may be served without asking GitHub: content addressed by a full SHA.
 
-        Not with a budget identifier: then several tokens share the partition, and only GitHub can say whether
-        this requester may read it. Not when the client asks for a fresh copy.
+        With a budget identifier several tokens share the partition, and only GitHub can say whether this requester
+        may read an answer another token fetched: then only an entry GitHub last sent or confirmed to this very
+        credential is served (its ETag is the one GitHub's formula gives this requester; if the formula changed,
+        it never matches and the request is revalidated). Not when the client asks for a fresh copy.
         """
-        if not self.settings.immutable or entry.status != 200 or h.BUDGET_ID in request.headers:
+        if not self.settings.immutable or entry.status != 200:
             return False
         if "no-cache" in h.cache_directives(request.headers.get(hdrs.CACHE_CONTROL)):
             return False
-        return is_immutable(request.method, path, request.rel_url.raw_query_string)
+        if not is_immutable(request.method, path, request.rel_url.raw_query_string):
+            return False
+        if h.BUDGET_ID in request.headers:
+            etag = entry.etag
+            return etag is not None and h.etag_matches(crosstoken.etag_for(request.headers, entry.body), etag)
+        return True
 
     def _joinable(self, request: web.Request, path: str, flight_key: str) -> asyncio.Task[Result] | None:
         """An exchange in flight that this GET may share, known before the store is read.
