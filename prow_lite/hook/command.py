@@ -143,7 +143,7 @@ def settings_from(args: argparse.Namespace) -> HookSettings:
         github_token_path=args.github_token_path,
         github_app_id=args.github_app_id,
         github_app_private_key_path=args.github_app_private_key_path,
-        data_dir=str(Path(args.data_dir).expanduser()),
+        data_dir=str(Path(args.data_dir).expanduser().absolute()),
         host=args.host,
         port=args.port,
         webhook_path=args.webhook_path if args.webhook_path.startswith("/") else "/" + args.webhook_path,

@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from prow_lite.events import GenericCommentEvent
 from prow_lite.hook.secrets import verify
+from prow_lite.hook.server import HOOK
 from prow_lite.plugins.base import Agent, Command, Plugin, PluginHelp
 from tests.prow_lite.hook.conftest import SECRET, HookEnv, comment_payload, signed_headers
 
@@ -406,3 +408,69 @@ async def test_ghsim_webhooks_end_to_end_with_a_redelivery_ignored(hook_env: Hoo
     assert detail["status_code"] == 200 and detail["redelivery"] is True
     assert "do-not-merge/hold" not in labels()  # the old /hold was not run again
     assert [row[0] for row in hook_env.queue_rows()].count(hold_guid) == 1
+
+
+async def test_dry_run_reads_github_but_writes_nothing(hook_env: HookEnv) -> None:
+    from prow_lite.plugins import hold
+
+    hook = await hook_env.start(enable({"org0": ["hold"]}), {"hold": hold.PLUGIN}, dry_run=True)
+    before = {label["name"] for label in hook_env.github("/repos/org0/repo0/issues/3/labels")}
+    assert "do-not-merge/hold" not in before
+    assert (await hook.send("issue_comment", "dry-1", comment_payload(3, "/hold")))[0] == 200
+    await hook.workers.wait_idle()
+    after = {label["name"] for label in hook_env.github("/repos/org0/repo0/issues/3/labels")}
+    assert after == before
+    assert [row[1] for row in hook_env.queue_rows()] == ["done"]
+    writes = [r for r in hook_env.sim.requests() if r["method"] != "GET"]
+    assert writes == []
+
+
+async def test_a_github_app_acts_in_each_orgs_installation(hook_env: HookEnv, tmp_path: Path) -> None:
+    from prow_lite.plugins import hold
+
+    [app] = hook_env.github("/_sim/apps")["apps"]
+    (tmp_path / "app.pem").write_text(app["private_key_pem"])
+    hook = await hook_env.start(
+        enable({"org0": ["hold"]}),
+        {"hold": hold.PLUGIN},
+        github_token_path=None,
+        github_app_id=str(app["id"]),
+        github_app_private_key_path=str(tmp_path / "app.pem"),
+    )
+    assert (await hook.send("issue_comment", "app-1", comment_payload(4, "/hold")))[0] == 200
+    await hook.workers.wait_idle()
+    assert [row[1:] for row in hook_env.queue_rows()] == [("done", 1, "")]
+    labels = {label["name"] for label in hook_env.github("/repos/org0/repo0/issues/4/labels")}
+    assert "do-not-merge/hold" in labels
+    writers = {r["token"] for r in hook_env.sim.requests() if r["method"] == "POST" and r["path"].endswith("/labels")}
+    assert writers and all(token.startswith("ghs_") for token in writers)  # an installation token, not a PAT
+
+
+async def test_plugins_yaml_is_reloaded_without_restart(hook_env: HookEnv) -> None:
+    record = Record()
+    plugins = {"rec": recorder("rec", record)}
+    hook = await hook_env.start("plugins: {}\n", plugins, config_reload_s=0.05)
+    assert (await hook.send("issue_comment", "reload-1", comment_payload(1, "/record before")))[0] == 200
+    await hook.workers.wait_idle()
+    (hook_env.tmp / "plugins.yaml").write_text(enable({"org0": ["rec"]}))
+    for _ in range(100):
+        if hook.server.app[HOOK].configs.plugins.enabled_plugins("org0", "repo0"):
+            break
+        await asyncio.sleep(0.05)
+    assert (await hook.send("issue_comment", "reload-2", comment_payload(1, "/record after")))[0] == 200
+    await hook.workers.wait_idle()
+    assert [c[2] for c in record.calls] == ["/record after"]
+
+
+async def test_a_payload_missing_fields_is_accepted_and_marked_failed(hook_env: HookEnv) -> None:
+    record = Record()
+    hook = await hook_env.start(enable({"org0": ["rec"]}), {"rec": recorder("rec", record)})
+    payload = comment_payload(1, "/record")
+    del payload["comment"]
+    assert await hook.send("issue_comment", "broken-payload", payload) == (200, "Event received. Have a nice day.")
+    await hook.workers.wait_idle()
+    [failed] = (await hook.get_json("/queue"))["failed"]
+    assert failed["guid"] == "broken-payload"
+    assert failed["attempts"] == 1  # retrying the same bytes cannot help
+    assert failed["error"] == "issue_comment payload: missing or malformed field 'comment'"
+    assert record.calls == []
