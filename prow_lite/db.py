@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 BUSY_TIMEOUT_S = 30.0
@@ -48,3 +51,28 @@ def open_database(path: Path, schema: str, version: int, what: str) -> sqlite3.C
         conn.close()
         raise
     return conn
+
+
+class Database:
+    """One connection to a store's file, shared by this process's threads one at a time; writes in immediate
+    transactions, so several processes can share the file."""
+
+    def __init__(self, path: str | Path, schema: str, version: int, what: str) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._conn = open_database(self.path, schema, version, what)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")

@@ -15,16 +15,13 @@ from __future__ import annotations
 import bisect
 import heapq
 import json
-import sqlite3
-import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from prow_lite.db import open_database
+from prow_lite.db import Database
 
 SCHEMA_VERSION = 1
 RETENTION_S = 7 * 24 * 3600.0
@@ -90,28 +87,11 @@ class FailedDelivery:
     finished_at: float
 
 
-class DeliveryQueue:
+class DeliveryQueue(Database):
     """Deliveries in SQLite. One hook process owns a queue file; calls may come from any one thread at a time."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._conn = open_database(self.path, _SCHEMA, SCHEMA_VERSION, "event queue")
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        super().__init__(path, _SCHEMA, SCHEMA_VERSION, "event queue")
 
     def put(self, delivery: Delivery) -> Ticket | None:
         """Store a delivery (committed to disk when this returns); None when its guid was seen before."""

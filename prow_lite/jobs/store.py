@@ -8,18 +8,15 @@ state (an abort arriving after a success changes nothing). Times are seconds sin
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from prow_lite.db import open_database
+from prow_lite.db import Database
 
 SCHEMA_VERSION = 1
 # https://docs.github.com/en/rest/commits/statuses: a status description is at most 140 characters
@@ -179,28 +176,11 @@ _COLUMNS = (
 )
 
 
-class JobStore:
+class JobStore(Database):
     """ProwJobs in SQLite; safe to share between threads and between processes (WAL, immediate transactions)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._conn = open_database(self.path, _SCHEMA, SCHEMA_VERSION, "job store")
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        super().__init__(path, _SCHEMA, SCHEMA_VERSION, "job store")
 
     def create(self, job: ProwJob) -> bool:
         """Store a new job; False (and nothing changed) when a job with this id exists."""
