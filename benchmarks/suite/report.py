@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,32 +113,41 @@ def document(results: Sequence[RunResult], info: dict[str, str], scale: Scale, s
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 
+def _bars(ax: Any, results: Sequence[RunResult], value: Callable[[RunResult], float], fmt: str) -> None:
+    """Grouped bars: one group per workload, one bar per mode."""
+    workloads = list(dict.fromkeys(r.workload for r in results))
+    modes = list(dict.fromkeys(r.mode for r in results))
+    width = 0.8 / max(1, len(modes))
+    for i, mode in enumerate(modes):
+        xs, ys = [], []
+        for j, workload in enumerate(workloads):
+            found = [r for r in results if r.workload == workload and r.mode == mode]
+            if found and not math.isnan(value(found[0])):
+                xs.append(j + (i - (len(modes) - 1) / 2) * width)
+                ys.append(value(found[0]))
+        bars = ax.bar(xs, ys, width, label=mode)
+        ax.bar_label(bars, labels=[fmt.format(y) for y in ys], fontsize=7, padding=2)
+    ax.set_xticks(range(len(workloads)), workloads, fontsize=8)
+
+
 def chart(results: Sequence[RunResult], path: Path, title: str) -> None:
-    """Tokens charged as a multiple of the lower bound, per workload and mode (log scale), as a PNG."""
+    """Two panels: tokens charged as a multiple of the lower bound, and secondary-limit hits, per workload and mode."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    workloads = list(dict.fromkeys(r.workload for r in results))
-    modes = list(dict.fromkeys(r.mode for r in results))
-    width = 0.8 / max(1, len(modes))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(workloads) + 2), 4.2), dpi=120)
-    for i, mode in enumerate(modes):
-        xs, ys = [], []
-        for j, workload in enumerate(workloads):
-            found = [r for r in results if r.workload == workload and r.mode == mode]
-            if found and not math.isnan(found[0].ratio):
-                xs.append(j + (i - (len(modes) - 1) / 2) * width)
-                ys.append(found[0].ratio)
-        bars = ax.bar(xs, ys, width, label=mode)
-        ax.bar_label(bars, labels=[f"{y:.2f}" for y in ys], fontsize=7, padding=2)
-    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(workloads)), workloads)
-    ax.set_ylabel("tokens charged / lower bound")
-    ax.set_title(title, fontsize=9)
-    ax.legend()
+    count = len({r.workload for r in results})
+    fig, (tokens, hits) = plt.subplots(1, 2, figsize=(max(9.0, 2.6 * count + 3), 4.4), dpi=120)
+    _bars(tokens, results, lambda r: r.ratio, "{:.2f}")
+    tokens.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+    tokens.set_yscale("log")
+    tokens.set_ylabel("tokens charged / lower bound (log)")
+    tokens.legend(fontsize=8)
+    _bars(hits, results, lambda r: float(r.secondary_limited), "{:.0f}")
+    hits.set_yscale("symlog", linthresh=1.0)
+    hits.set_ylabel("secondary-limit hits (GitHub's refusals)")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
