@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class Scale:
     """Workload sizes and pacing; `speed` > 1 runs GitHub's limits and the pacing that many times faster.
 
-    Pacing fields are in seconds at speed 1; the runner divides them by `speed`. ghsim and ghproxy get the same
+    Pacing fields are in seconds at speed 1; the plans divide them by `speed`. ghsim and ghproxy get the same
     factor (points a minute times `speed`, mutation spacing and Go's spacing divided by it).
     """
 
@@ -29,9 +29,6 @@ class Scale:
     polls: int  # app-rotation polling rounds per rotation
     rotation_paths: int
     token_ttl_s: int  # app-rotation: real seconds an installation token lives (never scaled: it is the "hour")
-
-    def seconds(self, at_speed_one: float) -> float:
-        return at_speed_one / self.speed
 
 
 FULL = Scale(
