@@ -240,9 +240,11 @@ class Equalizer:
     async def handle(self, request: web.Request, installation: str, rewriter: Rewriter) -> tuple[web.Response, str]:
         """The answer and its X-Cache-Mode."""
         body = await request.content.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            return responses.error(413, f"a token request body is at most {MAX_BODY} bytes", mode="SKIP"), "SKIP"
         claims = jwt_claims(request.headers.get(hdrs.AUTHORIZATION))
         scope = scope_key(str(claims.get("iss", "")), installation, body) if claims else None
-        if scope is None or len(body) > MAX_BODY:
+        if scope is None:
             return await self._forward(request, body, rewriter), "SKIP"
         if self.mode == "go":
             return await self._go(request, body, scope, rewriter)

@@ -172,3 +172,16 @@ def test_two_replicas_sharing_redis_mint_once_for_three_callers(
     assert stored and all(value is not None and token.encode() not in value for value in stored)
     for replica in replicas:
         assert token not in replica.log()
+
+
+def test_odd_requests_are_forwarded_or_refused_whole(start_sim: StartSim, start_proxy: StartProxy) -> None:
+    sim = start_sim()
+    proxy = start_proxy(sim.url)
+    app = app_of(sim)
+    installation = app["installations"][0]["id"]
+    status, _, body = mint(proxy.url, installation, "not-a-jwt")  # forwarded: GitHub's own 401
+    assert status == 401 and "token" not in body
+    huge = {"repositories": ["x" * 70_000]}
+    status, headers, body = mint(proxy.url, installation, signed_jwt(app), huge)
+    assert status == 413 and headers["X-Cache-Mode"] == "SKIP"
+    assert mints(sim) == {}
