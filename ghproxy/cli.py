@@ -5,36 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ghproxy import logs
+from ghproxy import goflags, logs
 from ghproxy.errors import ConfigError
 from ghproxy.server import serve
 from ghproxy.settings import Settings
 from ghproxy.upstream import parse_upstream
-
-_LEVELS = ("debug", "info", "warning", "error")
-# Go's logrus levels map onto Python's so Go deployments' --log-level keeps working.
-_GO_LEVELS = {"trace": "debug", "warn": "warning", "fatal": "error", "panic": "error"}
-
-
-def _bool(value: str) -> bool:
-    low = value.lower()
-    if low in ("1", "t", "true", "yes"):
-        return True
-    if low in ("0", "f", "false", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-
-
-def _port(value: str) -> int:
-    port = int(value)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {value}")
-    return port
 
 
 def _positive(value: str) -> float:
@@ -50,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
         prog="ghproxy",
         description="A caching, revalidating reverse proxy for the GitHub API (a drop-in for Prow's ghproxy).",
     )
-    p.add_argument("--port", type=_port, default=d.port, help="port to serve the proxy on (default %(default)s)")
+    p.add_argument("--port", type=goflags.port, default=d.port, help="port to serve the proxy on (default %(default)s)")
     p.add_argument("--host", default=d.host, help="address to bind (default %(default)s)")
     p.add_argument("--upstream", default=d.upstream, help="scheme, host and base path of the GitHub API")
     p.add_argument(
@@ -120,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--immutable",
-        type=_bool,
+        type=goflags.boolean,
         nargs="?",
         const=True,
         default=d.immutable,
@@ -129,7 +108,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--cross-token",
-        type=_bool,
+        type=goflags.boolean,
         nargs="?",
         const=True,
         default=d.cross_token,
@@ -162,17 +141,17 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--throttling-max-delay-duration-seconds", type=float, default=d.throttling_max_delay_s,
                    help="a request that would wait longer gets 429 at once")  # fmt: skip
     g.add_argument("--throttling-max-delay-duration-v4-seconds", type=float, default=d.throttling_max_delay_v4_s)
-    g.add_argument("--secondary-limits", type=_bool, nargs="?", const=True, default=True,
+    g.add_argument("--secondary-limits", type=goflags.boolean, nargs="?", const=True, default=True,
                    help="model GitHub's secondary limits (default true)")  # fmt: skip
     g.add_argument("--points-per-minute", type=int, default=d.points_per_minute, help="REST points a minute (900)")
     g.add_argument("--points-per-minute-v4", type=int, default=d.points_per_minute_v4, help="GraphQL points (2000)")
     g.add_argument("--mutation-interval-seconds", type=float, default=d.mutation_interval_s,
                    help="least time between mutative requests of a token (1)")  # fmt: skip
-    p.add_argument("--metrics-port", type=_port, default=d.metrics_port, help="port for /metrics; 0 disables it")
-    p.add_argument("--health-port", type=_port, default=d.health_port, help="port for /healthz; 0 disables it")
+    p.add_argument("--metrics-port", type=goflags.port, default=d.metrics_port, help="port for /metrics; 0 disables it")
+    p.add_argument("--health-port", type=goflags.port, default=d.health_port, help="port for /healthz; 0 disables it")
     p.add_argument(
         "--serve-metrics",
-        type=_bool,
+        type=goflags.boolean,
         nargs="?",
         const=True,
         default=d.metrics_on_main_port,
@@ -188,16 +167,11 @@ def default_cache_dir() -> str:
     return os.path.join(base, "ghproxy")
 
 
-def _go_style(argv: Sequence[str]) -> list[str]:
-    """Go's flag package takes `-port=1`; argparse wants `--port=1`. Accept both."""
-    return [("-" + a) if re.match(r"^-[a-zA-Z][\w-]+", a) else a for a in argv]
-
-
 def settings_from_args(argv: Sequence[str]) -> Settings:
-    args = parser().parse_args(_go_style(argv))
-    level = _GO_LEVELS.get(args.log_level.lower(), args.log_level.lower())
-    if level not in _LEVELS:
-        raise ConfigError(f"--log-level must be one of {', '.join(_LEVELS)}, got {args.log_level!r}")
+    args = parser().parse_args(goflags.go_style(argv))
+    level = goflags.log_level(args.log_level)
+    if level is None:
+        raise ConfigError(f"--log-level must be one of {', '.join(goflags.LEVELS)}, got {args.log_level!r}")
     parse_upstream(args.upstream)
     if args.public_url is not None:
         parse_upstream(args.public_url)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
+
+from ghproxy import goflags
 
 # subcommand -> (module with add_arguments and run, one-line description)
 COMMANDS = {
@@ -26,11 +27,6 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message}\n")
 
 
-def go_style(argv: Sequence[str]) -> list[str]:
-    """Go's flag package also takes `-flag`: give such arguments the second dash."""
-    return [("-" + a) if re.match(r"^-[a-zA-Z][\w-]+", a) else a for a in argv]
-
-
 def parser() -> OneLineParser:
     p = OneLineParser(prog="prow-lite", description="A lean Prow whose GitHub client talks only to ghproxy.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -42,7 +38,7 @@ def parser() -> OneLineParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(go_style(sys.argv[1:] if argv is None else argv))
+    args = parser().parse_args(goflags.go_style(sys.argv[1:] if argv is None else argv))
     module, _ = COMMANDS[args.command]
     code: int = importlib.import_module(module).run(args)
     return code

@@ -8,14 +8,12 @@ import os
 import sys
 from pathlib import Path
 
-from ghproxy import logs
+from ghproxy import goflags, logs
 from prow_lite.config import parse_duration
 from prow_lite.hook.server import Hook, HookError, HookSettings, serve
 
 GHPROXY_DEFAULT = "http://127.0.0.1:8888"  # ghproxy's default port on this machine
 ENDPOINT_ENV = "GITHUB_API_URL"
-_LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "error": "error"}
-_GO_LEVELS = {"trace": "debug", "warn": "warning", "fatal": "error", "panic": "error"}
 
 
 def default_data_dir() -> str:
@@ -23,20 +21,11 @@ def default_data_dir() -> str:
     return os.path.join(state, "prow-lite")
 
 
-def _bool(value: str) -> bool:
-    low = value.lower()
-    if low in ("1", "t", "true", "yes"):
-        return True
-    if low in ("0", "f", "false", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-
-
 def _port(value: str) -> int:
-    port = int(value)
-    if not 0 < port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 1..65535, got {value}")
-    return port
+    number = goflags.port(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError("a port is 1..65535, got 0")
+    return number
 
 
 def _duration(value: str) -> float:
@@ -61,8 +50,7 @@ def _positive_int(value: str) -> int:
 
 
 def _level(value: str) -> str:
-    low = value.lower()
-    level = _LEVELS.get(low) or _GO_LEVELS.get(low)
+    level = goflags.log_level(value)
     if level is None:
         raise argparse.ArgumentTypeError(f"one of debug, info, warning, error (or Go's names), not {value!r}")
     return level
@@ -93,7 +81,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--dry-run",
-        type=_bool,
+        type=goflags.boolean,
         nargs="?",
         const=True,
         default=d.dry_run,
