@@ -261,7 +261,7 @@ class Equalizer:
         if refusal is not None:
             return refusal, "SKIP"
         self.metrics.app_tokens.labels("shared").inc()
-        return _answer(shared, rewriter, replaced=True), EQUALIZED
+        return _shared(shared, rewriter), EQUALIZED
 
     async def _wait_for_other_replica(self, scope: str) -> Minted | None:
         """None once this replica holds the mint lock; the other replica's token if it mints meanwhile."""
@@ -289,7 +289,7 @@ class Equalizer:
                 self.metrics.app_tokens.labels("minted").inc()
             return _relay(status, headers, answer, rewriter), "SKIP"
         except UpstreamError as exc:
-            return responses.error(504 if exc.timeout else 502, str(exc), mode="SKIP"), "SKIP"
+            return _upstream_failed(exc), "SKIP"
         finally:
             await self.tokens.unlock(scope, self._owner)
 
@@ -298,7 +298,7 @@ class Equalizer:
         try:
             status, headers, answer = await self._send(request, body)
         except UpstreamError as exc:
-            return responses.error(504 if exc.timeout else 502, str(exc), mode="SKIP"), "SKIP"
+            return _upstream_failed(exc), "SKIP"
         minted = parse_minted(answer, _content_type(headers)) if status == 201 else None
         if minted is None:
             return _relay(status, headers, answer, rewriter), "SKIP"
@@ -308,7 +308,7 @@ class Equalizer:
             await self.tokens.put(scope, minted, self.min_remaining)
             return _relay(status, headers, answer, rewriter), "SKIP"
         self.metrics.app_tokens.labels("shared").inc()
-        return _answer(shared, rewriter, replaced=True), EQUALIZED
+        return _shared(shared, rewriter), EQUALIZED
 
     async def _confirm(
         self, request: web.Request, installation: str, claims: dict[str, Any], rewriter: Rewriter
@@ -324,17 +324,11 @@ class Equalizer:
             if name in request.headers:
                 headers.append((name, request.headers[name]))
         try:
-            upstream = await self.upstream.send(hdrs.METH_GET, f"/app/installations/{installation}", headers, None)
-            try:
-                status, answer = upstream.status, await upstream.read()
-                encoding = upstream.headers.get(hdrs.CONTENT_ENCODING)
-                answer_headers = h.passthrough_response_headers(upstream.headers.items())
-            finally:
-                upstream.release()
+            status, answer_headers, answer = await self._exchange(
+                hdrs.METH_GET, f"/app/installations/{installation}", headers, None
+            )
         except UpstreamError as exc:
-            return responses.error(504 if exc.timeout else 502, str(exc), mode="SKIP")
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return responses.error(502, f"upstream connection failed: {exc.__class__.__name__}", mode="SKIP")
+            return _upstream_failed(exc)
         if status == 200:
             if len(self.confirmed) > 10_000:
                 self.confirmed = {k: v for k, v in self.confirmed.items() if v > now}
@@ -342,19 +336,21 @@ class Equalizer:
             self.confirmed[seen] = float(exp) if isinstance(exp, int | float) else now + 60
             return None
         self.metrics.app_tokens.labels("refused").inc()
-        try:
-            answer = responses.decode_body(answer, encoding, MAX_BODY * 16)
-        except (responses.BadEncoding, responses.TooLarge):
-            return responses.error(502, "unreadable answer from upstream", mode="SKIP")
-        return _relay(status, _identity(answer_headers), answer, rewriter)
+        return _relay(status, answer_headers, answer, rewriter)
 
     async def _send(self, request: web.Request, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        """POST the mint upstream with the caller's own headers; the decoded answer."""
+        """POST the mint upstream with the caller's own headers."""
         out = h.upstream_request_headers(request.headers.items(), keep_conditionals=False)
-        upstream = await self.upstream.send(hdrs.METH_POST, request.raw_path, out, body)
+        return await self._exchange(hdrs.METH_POST, request.raw_path, out, body)
+
+    async def _exchange(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One small upstream exchange, read whole and decoded; UpstreamError when there is no usable answer."""
+        upstream = await self.upstream.send(method, target, headers, body)
         try:
             data = await upstream.read()
-            headers = h.passthrough_response_headers(upstream.headers.items())
+            answer_headers = h.passthrough_response_headers(upstream.headers.items())
             encoding = upstream.headers.get(hdrs.CONTENT_ENCODING)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise UpstreamError(f"upstream connection failed: {exc.__class__.__name__}") from exc
@@ -363,15 +359,19 @@ class Equalizer:
         try:
             data = responses.decode_body(data, encoding, MAX_BODY * 16)
         except (responses.BadEncoding, responses.TooLarge) as exc:
-            raise UpstreamError(f"unreadable mint answer from upstream: {exc.__class__.__name__}") from exc
-        return upstream.status, _identity(headers), data
+            raise UpstreamError(f"unreadable answer from upstream: {exc.__class__.__name__}") from exc
+        return upstream.status, _identity(answer_headers), data
 
     async def _forward(self, request: web.Request, body: bytes, rewriter: Rewriter) -> web.Response:
         try:
             status, headers, answer = await self._send(request, body)
         except UpstreamError as exc:
-            return responses.error(504 if exc.timeout else 502, str(exc), mode="SKIP")
+            return _upstream_failed(exc)
         return _relay(status, headers, answer, rewriter)
+
+
+def _upstream_failed(exc: UpstreamError) -> web.Response:
+    return responses.error(504 if exc.timeout else 502, str(exc), mode="SKIP")
 
 
 def _identity(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -384,12 +384,10 @@ def _content_type(headers: list[tuple[str, str]]) -> str:
 
 
 def _relay(status: int, headers: list[tuple[str, str]], body: bytes, rewriter: Rewriter) -> web.Response:
-    out = [(k, rewriter.header(v) if k.lower() in ("link", "location") else v) for k, v in headers]
-    return web.Response(status=status, body=rewriter.body(body), headers=out)
+    return web.Response(status=status, body=rewriter.body(body), headers=responses.rewritten_headers(headers, rewriter))
 
 
-def _answer(minted: Minted, rewriter: Rewriter, *, replaced: bool) -> web.Response:
-    headers = {hdrs.CONTENT_TYPE: minted.content_type, h.CACHE_MODE: EQUALIZED}
-    if replaced:
-        headers[REPLACED_HEADER] = "true"
+def _shared(minted: Minted, rewriter: Rewriter) -> web.Response:
+    """The token already minted, as GitHub answered it, marked as Go ghproxy marks a replaced token."""
+    headers = {hdrs.CONTENT_TYPE: minted.content_type, h.CACHE_MODE: EQUALIZED, REPLACED_HEADER: "true"}
     return web.Response(status=201, body=rewriter.body(minted.body), headers=headers)

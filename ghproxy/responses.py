@@ -63,7 +63,8 @@ def decode_body(data: bytes, encoding: str | None, limit: int) -> bytes:
     return body
 
 
-def _rewritten(pairs: Iterable[tuple[str, str]], rewriter: Rewriter) -> CIMultiDict[str]:
+def rewritten_headers(pairs: Iterable[tuple[str, str]], rewriter: Rewriter) -> CIMultiDict[str]:
+    """Response headers with upstream URLs (`Link`, `Location`) pointing at the proxy."""
     out = CIMultiDict[str]()
     for name, value in pairs:
         out.add(name, rewriter.header(value) if name.lower() in REWRITTEN_HEADERS else value)
@@ -80,7 +81,7 @@ def from_entry(
     not_modified: bool,
 ) -> web.Response:
     """Serve a stored entry with its rendered body (see renditions), or a 304 to the client's own validators."""
-    headers = _rewritten(entry.headers, rewriter)
+    headers = rewritten_headers(entry.headers, rewriter)
     headers[h.CACHE_MODE] = mode
     if not_modified:
         headers.popall(hdrs.CONTENT_TYPE, None)
@@ -104,7 +105,7 @@ async def stream(
     `prefix` is what was already read from upstream. An encoded body is passed on to clients that accept its
     encoding and decoded on the fly for those that do not.
     """
-    headers = _rewritten(h.passthrough_response_headers(upstream.headers.items()), rewriter)
+    headers = rewritten_headers(h.passthrough_response_headers(upstream.headers.items()), rewriter)
     headers[h.CACHE_MODE] = mode
     encoding = (upstream.headers.get(hdrs.CONTENT_ENCODING) or "").lower()
     decoder = None

@@ -185,3 +185,11 @@ def test_odd_requests_are_forwarded_or_refused_whole(start_sim: StartSim, start_
     status, headers, body = mint(proxy.url, installation, signed_jwt(app), huge)
     assert status == 413 and headers["X-Cache-Mode"] == "SKIP"
     assert mints(sim) == {}
+
+
+def test_an_unreachable_github_is_a_502_and_nothing_is_remembered(start_proxy: StartProxy) -> None:
+    proxy = start_proxy("http://127.0.0.1:1")  # nothing listens there
+    token = jwt.encode({"iss": "1001", "exp": int(time.time()) + 300}, "k" * 32, algorithm="HS256")
+    for _ in range(2):  # the first failure leaves nothing behind: the second caller tries again
+        status, headers, body = mint(proxy.url, 2001, token)
+        assert status == 502 and headers["X-Cache-Mode"] == "SKIP" and "token" not in body
