@@ -186,7 +186,7 @@ def test_review_commands(day: Day) -> None:
     day.act("comment", "bob", number=number, body="/hold\n/kind bug")
     day.act("comment", "bob", number=number, body="/lgmt")
     day.settle()
-    assert {"do-not-merge/hold"} <= day.labels(number)
+    assert {"do-not-merge/hold", "kind/bug"} <= day.labels(number)
     assert any("/lgmt" in c and "/lgtm" in c for c in day.bot_comments(number))  # the reply suggests /lgtm
 
 
