@@ -150,17 +150,6 @@ class StatusEvent:
 
 Event = GenericCommentEvent | PullRequestEvent | IssueEvent | ReviewEvent | PushEvent | StatusEvent
 
-# Events GitHub sends that prow_lite reads; anything else is accepted and ignored.
-HANDLED = (
-    "issues",
-    "issue_comment",
-    "pull_request",
-    "pull_request_review",
-    "pull_request_review_comment",
-    "push",
-    "status",
-)
-
 
 def parse(event_type: str, guid: str, payload: Payload) -> list[Event]:
     """The events one delivery carries: the typed event (if any) first, then the generic comment (if any)."""

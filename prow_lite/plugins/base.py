@@ -14,7 +14,7 @@ import logging
 import pkgutil
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prow_lite.events import (
@@ -93,7 +93,6 @@ class Plugin:
     review: Callable[[Agent, ReviewEvent], Awaitable[None]] | None = None
     push: Callable[[Agent, PushEvent], Awaitable[None]] | None = None
     status: Callable[[Agent, StatusEvent], Awaitable[None]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def handler_for(self, event: object) -> Callable[[Agent, Any], Awaitable[None]] | None:
         kind = _KINDS.get(type(event))
