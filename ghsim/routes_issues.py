@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -213,8 +214,6 @@ async def issue_labels(request: web.Request) -> web.Response:
 @routes.post(ISSUE + "/labels")
 @routes.put(ISSUE + "/labels")
 async def add_or_set_labels(request: web.Request) -> web.Response:
-    import json
-
     repo, _ = repo_for(request, Permission.TRIAGE)
     data = state(request).data
     number = int_param(request, "number")
